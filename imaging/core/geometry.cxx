@@ -1,0 +1,38 @@
+#include "imaging/core/geometry.h"
+
+#include <algorithm>
+#include <numbers>
+#include <stdexcept>
+
+namespace fluoroplan {
+
+double determinant(const Mat3& a) {
+  return a(0, 0) * (a(1, 1) * a(2, 2) - a(1, 2) * a(2, 1)) -
+         a(0, 1) * (a(1, 0) * a(2, 2) - a(1, 2) * a(2, 0)) +
+         a(0, 2) * (a(1, 0) * a(2, 1) - a(1, 1) * a(2, 0));
+}
+
+Mat3 inverse(const Mat3& a) {
+  const double det = determinant(a);
+  if (std::abs(det) < 1e-12) throw std::domain_error("singular 3x3 matrix");
+  Mat3 r;
+  r(0, 0) = (a(1, 1) * a(2, 2) - a(1, 2) * a(2, 1)) / det;
+  r(0, 1) = (a(0, 2) * a(2, 1) - a(0, 1) * a(2, 2)) / det;
+  r(0, 2) = (a(0, 1) * a(1, 2) - a(0, 2) * a(1, 1)) / det;
+  r(1, 0) = (a(1, 2) * a(2, 0) - a(1, 0) * a(2, 2)) / det;
+  r(1, 1) = (a(0, 0) * a(2, 2) - a(0, 2) * a(2, 0)) / det;
+  r(1, 2) = (a(0, 2) * a(1, 0) - a(0, 0) * a(1, 2)) / det;
+  r(2, 0) = (a(1, 0) * a(2, 1) - a(1, 1) * a(2, 0)) / det;
+  r(2, 1) = (a(0, 1) * a(2, 0) - a(0, 0) * a(2, 1)) / det;
+  r(2, 2) = (a(0, 0) * a(1, 1) - a(0, 1) * a(1, 0)) / det;
+  return r;
+}
+
+double angleDegrees(Vec3 a, Vec3 b) {
+  const double na = norm(a), nb = norm(b);
+  if (na == 0 || nb == 0) return 0;
+  const double c = std::clamp(dot(a, b) / (na * nb), -1.0, 1.0);
+  return std::acos(c) * 180.0 / std::numbers::pi;
+}
+
+} // namespace fluoroplan

@@ -1,0 +1,56 @@
+#include "imaging/core/volume.h"
+
+#include <cmath>
+
+namespace fluoroplan {
+
+Vec3 Volume::indexToLps(Vec3 index) const {
+  const Vec3 scaled{index.x * spacingMm.x, index.y * spacingMm.y, index.z * spacingMm.z};
+  return originLps + directionLps * scaled;
+}
+
+Vec3 Volume::lpsToIndex(Vec3 pointLps) const {
+  const Vec3 local = inverse(directionLps) * (pointLps - originLps);
+  return {local.x / spacingMm.x, local.y / spacingMm.y, local.z / spacingMm.z};
+}
+
+bool Volume::containsIndex(Vec3 index) const {
+  for (int a = 0; a < 3; ++a) {
+    if (index[a] < -0.5 || index[a] > static_cast<double>(size[a]) - 0.5) return false;
+  }
+  return true;
+}
+
+namespace {
+// Letter of the patient axis closest to v, when within ~1 degree; '?' otherwise.
+char axisLetter(Vec3 v) {
+  const char pos[3] = {'L', 'P', 'S'};
+  const char neg[3] = {'R', 'A', 'I'};
+  for (int a = 0; a < 3; ++a) {
+    if (std::abs(v[a]) > 0.99985) return v[a] > 0 ? pos[a] : neg[a];
+  }
+  return '?';
+}
+} // namespace
+
+std::string orientationLabel(const Mat3& d) {
+  std::string s;
+  for (int c = 0; c < 3; ++c) {
+    const char letter = axisLetter(d.column(c));
+    if (letter == '?') return "oblique";
+    s += letter;
+  }
+  return s;
+}
+
+std::string slicePlaneName(const Mat3& d) {
+  const Vec3 n = d.column(2);
+  const double ax = std::abs(n.x), ay = std::abs(n.y), az = std::abs(n.z);
+  constexpr double kCos1Deg = 0.99985;
+  if (az > kCos1Deg) return "axial";
+  if (ay > kCos1Deg) return "coronal";
+  if (ax > kCos1Deg) return "sagittal";
+  return "oblique";
+}
+
+} // namespace fluoroplan

@@ -1,0 +1,423 @@
+#include "imaging/dicom/dicom_writer.h"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
+#include <dcmtk/dcmdata/dcrleerg.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcvrfd.h>
+#include <dcmtk/dcmdata/dcvrfl.h>
+#include <dcmtk/dcmjpeg/djencode.h>
+#include <dcmtk/dcmjpeg/djrplol.h>
+#include <dcmtk/dcmjpls/djencode.h>
+#include <dcmtk/dcmjpls/djrparam.h>
+#include <openjpeg.h>
+
+#include <cstring>
+#include <iomanip>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+
+#include "imaging/core/atomic_file.h"
+#include "imaging/dicom/dicom_internal.h"
+
+namespace fluoroplan {
+namespace fs = std::filesystem;
+
+namespace {
+
+void check(OFCondition c, const std::string& what) {
+  if (c.bad()) throw std::runtime_error(what + ": " + c.text());
+}
+
+void ensureEncodersRegistered() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    DJEncoderRegistration::registerCodecs();
+    DJLSEncoderRegistration::registerCodecs();
+    DcmRLEEncoderRegistration::registerCodecs();
+  });
+}
+
+std::string ds(double v) {
+  // DS holds at most 16 characters.
+  std::ostringstream s;
+  s << std::setprecision(10) << v;
+  std::string r = s.str();
+  if (r.size() > 16) {
+    s.str("");
+    s << std::setprecision(6) << v;
+    r = s.str();
+  }
+  return r;
+}
+
+void put(DcmItem& item, const DcmTagKey& tag, const std::string& value) {
+  check(item.putAndInsertString(tag, value.c_str()), "cannot set " + DcmTag(tag).toString().substr(0));
+}
+
+void putIdentity(DcmDataset& d, const SeriesIdentity& id, const std::string& modality,
+                 const std::string& sopClass, const std::string& sopInstance) {
+  const std::string study = id.studyInstanceUid.empty() ? deterministicUid(id.seed + "/study") : id.studyInstanceUid;
+  const std::string series = id.seriesInstanceUid.empty() ? deterministicUid(id.seed + "/series") : id.seriesInstanceUid;
+  put(d, DCM_SpecificCharacterSet, "ISO_IR 100");
+  put(d, DCM_SOPClassUID, sopClass);
+  put(d, DCM_SOPInstanceUID, sopInstance);
+  put(d, DCM_StudyDate, id.studyDate);
+  put(d, DCM_StudyTime, id.studyTime);
+  put(d, DCM_SeriesDate, id.studyDate);
+  put(d, DCM_SeriesTime, id.studyTime);
+  put(d, DCM_ContentDate, id.studyDate);
+  put(d, DCM_ContentTime, id.studyTime);
+  put(d, DCM_AccessionNumber, id.accessionNumber);
+  put(d, DCM_Modality, modality);
+  put(d, DCM_Manufacturer, id.manufacturer);
+  put(d, DCM_ManufacturerModelName, id.modelName);
+  put(d, DCM_ReferringPhysicianName, "");
+  put(d, DCM_SeriesDescription, id.seriesDescription);
+  put(d, DCM_PatientName, id.patient.name);
+  put(d, DCM_PatientID, id.patient.id);
+  put(d, DCM_PatientBirthDate, id.patient.birthDate);
+  put(d, DCM_PatientSex, id.patientSex);
+  put(d, DCM_StudyInstanceUID, study);
+  put(d, DCM_SeriesInstanceUID, series);
+  put(d, DCM_StudyID, id.studyId);
+  put(d, DCM_SeriesNumber, std::to_string(id.seriesNumber));
+}
+
+E_TransferSyntax transferSyntaxFor(DicomCompression c) {
+  switch (c) {
+  case DicomCompression::None:
+    return EXS_LittleEndianExplicit;
+  case DicomCompression::RleLossless:
+    return EXS_RLELossless;
+  case DicomCompression::JpegLossless:
+    return EXS_JPEGProcess14SV1;
+  case DicomCompression::JpegLsLossless:
+    return EXS_JPEGLSLossless;
+  case DicomCompression::Jpeg2000Lossless:
+    return EXS_JPEG2000LosslessOnly;
+  }
+  return EXS_LittleEndianExplicit;
+}
+
+// DCMTK has no JPEG 2000 encoder: encode the codestream with OpenJPEG.
+std::vector<uint8_t> encodeJpeg2000Lossless(const int16_t* pixels, uint16_t columns, uint16_t rows) {
+  opj_cparameters_t params;
+  opj_set_default_encoder_parameters(&params);
+  params.tcp_numlayers = 1;
+  params.tcp_rates[0] = 0; // lossless
+  params.cp_disto_alloc = 1;
+  params.irreversible = 0;
+  opj_image_cmptparm_t cmpt{};
+  cmpt.dx = cmpt.dy = 1;
+  cmpt.w = columns;
+  cmpt.h = rows;
+  cmpt.prec = 16;
+  cmpt.sgnd = 1;
+  opj_image_t* image = opj_image_create(1, &cmpt, OPJ_CLRSPC_GRAY);
+  image->x1 = columns;
+  image->y1 = rows;
+  for (std::size_t i = 0; i < std::size_t(columns) * rows; ++i) image->comps[0].data[i] = pixels[i];
+  opj_codec_t* codec = opj_create_compress(OPJ_CODEC_J2K);
+  struct Out {
+    std::vector<uint8_t> bytes;
+    std::size_t pos = 0;
+  } out;
+  opj_stream_t* stream = opj_stream_create(1 << 16, OPJ_FALSE);
+  opj_stream_set_user_data(stream, &out, nullptr);
+  opj_stream_set_write_function(stream, [](void* buf, OPJ_SIZE_T n, void* u) -> OPJ_SIZE_T {
+    auto* o = static_cast<Out*>(u);
+    if (o->pos + n > o->bytes.size()) o->bytes.resize(o->pos + n);
+    std::memcpy(o->bytes.data() + o->pos, buf, n);
+    o->pos += n;
+    return n;
+  });
+  opj_stream_set_skip_function(stream, [](OPJ_OFF_T n, void* u) -> OPJ_OFF_T {
+    auto* o = static_cast<Out*>(u);
+    o->pos += static_cast<std::size_t>(n);
+    if (o->pos > o->bytes.size()) o->bytes.resize(o->pos);
+    return n;
+  });
+  opj_stream_set_seek_function(stream, [](OPJ_OFF_T n, void* u) -> OPJ_BOOL {
+    static_cast<Out*>(u)->pos = static_cast<std::size_t>(n);
+    return OPJ_TRUE;
+  });
+  const bool ok = opj_setup_encoder(codec, &params, image) && opj_start_compress(codec, image, stream) &&
+                  opj_encode(codec, stream) && opj_end_compress(codec, stream);
+  opj_stream_destroy(stream);
+  opj_destroy_codec(codec);
+  opj_image_destroy(image);
+  if (!ok) throw std::runtime_error("OpenJPEG could not encode the slice");
+  if (out.bytes.size() % 2) out.bytes.push_back(0); // fragments have even length
+  return out.bytes;
+}
+
+void putEncapsulated(DcmDataset& d, std::vector<uint8_t> codestream) {
+  auto* pixel = new DcmPixelData(DCM_PixelData);
+  auto* seq = new DcmPixelSequence(DcmTag(DCM_PixelData, EVR_OB));
+  seq->insert(new DcmPixelItem(DcmTag(DCM_Item, EVR_OB))); // empty offset table
+  auto* frag = new DcmPixelItem(DcmTag(DCM_Item, EVR_OB));
+  check(frag->putUint8Array(codestream.data(), static_cast<Uint32>(codestream.size())), "fragment");
+  seq->insert(frag);
+  pixel->putOriginalRepresentation(EXS_JPEG2000LosslessOnly, nullptr, seq);
+  check(d.insert(pixel, OFTrue), "insert encapsulated pixel data");
+}
+
+void saveAtomically(DcmFileFormat& ff, const fs::path& path, E_TransferSyntax xfer) {
+  writeFileAtomicallyVia(path, [&](const fs::path& tmp) {
+    check(ff.saveFile(tmp.string().c_str(), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange),
+          path.string() + ": cannot write DICOM");
+  });
+}
+
+} // namespace
+
+std::string deterministicUid(std::string_view seed) {
+  // Two FNV-1a 64-bit hashes with different offsets make a 128-bit number,
+  // written in decimal under 2.25 as PS3.5 B.2 allows.
+  auto fnv = [&](uint64_t h) {
+    for (unsigned char c : seed) h = (h ^ c) * 1099511628211ull;
+    return h;
+  };
+  const unsigned __int128 v = (static_cast<unsigned __int128>(fnv(14695981039346656037ull)) << 64) |
+                              fnv(0x84222325cbf29ce4ull);
+  std::string digits;
+  unsigned __int128 x = v >> 1; // keep below 2^127 so the UID stays within 64 characters
+  do {
+    digits.insert(digits.begin(), char('0' + int(x % 10)));
+    x /= 10;
+  } while (x != 0);
+  return "2.25." + digits;
+}
+
+const char* compressionName(DicomCompression c) {
+  switch (c) {
+  case DicomCompression::None:
+    return "uncompressed";
+  case DicomCompression::RleLossless:
+    return "RLE lossless";
+  case DicomCompression::JpegLossless:
+    return "JPEG lossless";
+  case DicomCompression::JpegLsLossless:
+    return "JPEG-LS lossless";
+  case DicomCompression::Jpeg2000Lossless:
+    return "JPEG 2000 lossless";
+  }
+  return "?";
+}
+
+std::vector<fs::path> writeCtSeries(const Volume& v, const fs::path& folder, const SeriesIdentity& id,
+                                    const CtWriteOptions& options) {
+  ensureEncodersRegistered();
+  fs::create_directories(folder);
+  std::vector<fs::path> paths;
+  const Vec3 rowDir = v.directionLps.column(0), colDir = v.directionLps.column(1);
+  const std::string frameOfReference =
+      id.frameOfReferenceUid.empty() ? deterministicUid(id.seed + "/for") : id.frameOfReferenceUid;
+  const std::size_t sliceVoxels = v.size[0] * v.size[1];
+  int16_t minHu = 0, maxHu = 0;
+  if (!v.hu.empty()) {
+    const auto [mn, mx] = std::minmax_element(v.hu.begin(), v.hu.end());
+    minHu = *mn;
+    maxHu = *mx;
+  }
+  for (std::size_t k = 0; k < v.size[2]; ++k) {
+    DcmFileFormat ff;
+    DcmDataset& d = *ff.getDataset();
+    const std::string sop = deterministicUid(id.seed + "/ct/" + std::to_string(k));
+    putIdentity(d, id, "CT", UID_CTImageStorage, sop);
+    put(d, DCM_ImageType, "ORIGINAL\\PRIMARY\\AXIAL");
+    put(d, DCM_FrameOfReferenceUID, frameOfReference);
+    put(d, DCM_PositionReferenceIndicator, "");
+    put(d, DCM_InstanceNumber, std::to_string(k + 1));
+    put(d, DCM_AcquisitionNumber, "1");
+    put(d, DCM_KVP, "120");
+    put(d, DCM_PatientPosition, "HFS");
+    const Vec3 ipp = v.indexToLps({0, 0, double(k)});
+    put(d, DCM_ImagePositionPatient, ds(ipp.x) + "\\" + ds(ipp.y) + "\\" + ds(ipp.z));
+    put(d, DCM_ImageOrientationPatient, ds(rowDir.x) + "\\" + ds(rowDir.y) + "\\" + ds(rowDir.z) + "\\" +
+                                            ds(colDir.x) + "\\" + ds(colDir.y) + "\\" + ds(colDir.z));
+    put(d, DCM_PixelSpacing, ds(v.spacingMm.y) + "\\" + ds(v.spacingMm.x));
+    put(d, DCM_SliceThickness, ds(options.sliceThicknessMm > 0 ? options.sliceThicknessMm : v.spacingMm.z));
+    put(d, DCM_SliceLocation, ds(dot(ipp, v.directionLps.column(2))));
+    check(d.putAndInsertUint16(DCM_SamplesPerPixel, 1), "spp");
+    put(d, DCM_PhotometricInterpretation, "MONOCHROME2");
+    check(d.putAndInsertUint16(DCM_Rows, static_cast<Uint16>(v.size[1])), "rows");
+    check(d.putAndInsertUint16(DCM_Columns, static_cast<Uint16>(v.size[0])), "cols");
+    check(d.putAndInsertUint16(DCM_BitsAllocated, 16), "ba");
+    check(d.putAndInsertUint16(DCM_BitsStored, 16), "bs");
+    check(d.putAndInsertUint16(DCM_HighBit, 15), "hb");
+    check(d.putAndInsertUint16(DCM_PixelRepresentation, 1), "pr");
+    put(d, DCM_RescaleIntercept, "0");
+    put(d, DCM_RescaleSlope, "1");
+    put(d, DCM_RescaleType, "HU");
+    put(d, DCM_WindowCenter, "400");
+    put(d, DCM_WindowWidth, "2000");
+    (void)minHu;
+    (void)maxHu;
+    const int16_t* slice = v.hu.data() + k * sliceVoxels;
+    const fs::path path = folder / (options.filePrefix + std::to_string(100000 + k).substr(1) + ".dcm");
+    E_TransferSyntax xfer = transferSyntaxFor(options.compression);
+    if (options.compression == DicomCompression::Jpeg2000Lossless) {
+      putEncapsulated(d, encodeJpeg2000Lossless(slice, static_cast<uint16_t>(v.size[0]),
+                                                static_cast<uint16_t>(v.size[1])));
+    } else {
+      check(d.putAndInsertUint16Array(DCM_PixelData, reinterpret_cast<const Uint16*>(slice),
+                                      static_cast<unsigned long>(sliceVoxels)),
+            "pixel data");
+      if (options.compression == DicomCompression::JpegLsLossless) {
+        DJLSRepresentationParameter rp(2, OFTrue);
+        check(d.chooseRepresentation(xfer, &rp), path.string() + ": JPEG-LS encoding");
+      } else if (options.compression == DicomCompression::JpegLossless) {
+        DJ_RPLossless rp;
+        check(d.chooseRepresentation(xfer, &rp), path.string() + ": JPEG encoding");
+      } else if (options.compression != DicomCompression::None) {
+        check(d.chooseRepresentation(xfer, nullptr), path.string() + ": encoding");
+      }
+    }
+    if (options.compression != DicomCompression::None && options.compression != DicomCompression::Jpeg2000Lossless &&
+        !d.canWriteXfer(xfer))
+      throw std::runtime_error(path.string() + ": encoder for " + compressionName(options.compression) +
+                               " did not produce data");
+    if (options.compression != DicomCompression::None) {
+      put(d, DCM_LossyImageCompression, "00");
+    }
+    saveAtomically(ff, path, xfer);
+    paths.push_back(path);
+  }
+  return paths;
+}
+
+namespace {
+
+void putOptional(DcmItem& item, const DcmTagKey& tag, const std::optional<double>& v) {
+  if (v) put(item, tag, ds(*v));
+}
+
+void putPositionerLegacy(DcmItem& d, const CArmPositioner& p) {
+  putOptional(d, DCM_PositionerPrimaryAngle, p.primaryAngleDeg);
+  putOptional(d, DCM_PositionerSecondaryAngle, p.secondaryAngleDeg);
+  putOptional(d, DCM_DistanceSourceToDetector, p.sourceToDetectorMm);
+  putOptional(d, DCM_DistanceSourceToPatient, p.sourceToPatientMm);
+  if (p.imagerPixelSpacingMm)
+    put(d, DCM_ImagerPixelSpacing, ds((*p.imagerPixelSpacingMm)[0]) + "\\" + ds((*p.imagerPixelSpacingMm)[1]));
+  putOptional(d, DCM_EstimatedRadiographicMagnificationFactor, p.magnificationFactor);
+  putOptional(d, DCM_IntensifierSize, p.intensifierSizeMm);
+  putOptional(d, DCM_TableHeight, p.tableHeightMm);
+  putOptional(d, DCM_TableTraverse, p.tableTraverseMm);
+  if (!p.fieldOfViewShape.empty()) put(d, DCM_FieldOfViewShape, p.fieldOfViewShape);
+}
+
+void putExposureLegacy(DcmItem& d, const XRayExposure& e) {
+  putOptional(d, DCM_ImageAndFluoroscopyAreaDoseProduct, e.areaDoseProductDGyCm2);
+  putOptional(d, DCM_EntranceDoseInmGy, e.entranceDoseMGy);
+  if (e.exposureTimeMs) put(d, DCM_ExposureTime, std::to_string(std::lround(*e.exposureTimeMs)));
+  if (e.tubeCurrentMA) put(d, DCM_XRayTubeCurrent, std::to_string(std::lround(*e.tubeCurrentMA)));
+  putOptional(d, DCM_KVP, e.kvp);
+  putOptional(d, DCM_AveragePulseWidth, e.pulseWidthMs);
+  if (!e.radiationSetting.empty()) put(d, DCM_RadiationSetting, e.radiationSetting);
+}
+
+DcmItem* newSequenceItem(DcmItem& parent, const DcmTagKey& seq) {
+  DcmItem* item = nullptr;
+  check(parent.findOrCreateSequenceItem(seq, item, -2 /* append */), "create sequence item");
+  return item;
+}
+
+void putFD(DcmItem& item, const DcmTagKey& tag, double v) { check(item.putAndInsertFloat64(tag, v), "FD"); }
+void putFL(DcmItem& item, const DcmTagKey& tag, double v) {
+  check(item.putAndInsertFloat32(tag, static_cast<Float32>(v)), "FL");
+}
+
+} // namespace
+
+void writeXRayRun(const XRayRunSpec& spec, const fs::path& file) {
+  if (spec.frames.empty()) throw std::runtime_error(file.string() + ": a run needs at least one frame");
+  const std::size_t pixels = std::size_t(spec.rows) * spec.columns;
+  for (const auto& f : spec.frames)
+    if (f.size() != pixels) throw std::runtime_error(file.string() + ": frame size does not match rows x columns");
+  DcmFileFormat ff;
+  DcmDataset& d = *ff.getDataset();
+  const std::string sopClass = spec.enhanced ? UID_EnhancedXAImageStorage
+                               : spec.modality == "RF" ? UID_XRayRadiofluoroscopicImageStorage
+                                                       : UID_XRayAngiographicImageStorage;
+  const std::string sop = deterministicUid(spec.identity.seed + "/run/" + std::to_string(spec.instanceNumber));
+  putIdentity(d, spec.identity, spec.modality, sopClass, sop);
+  put(d, DCM_InstanceNumber, std::to_string(spec.instanceNumber));
+  put(d, DCM_PatientPosition, spec.patientPosition);
+  if (!spec.patientOrientation.empty()) put(d, DCM_PatientOrientation, spec.patientOrientation);
+  const bool eightBit = spec.bitsStored <= 8;
+  check(d.putAndInsertUint16(DCM_SamplesPerPixel, 1), "spp");
+  put(d, DCM_PhotometricInterpretation, "MONOCHROME2");
+  check(d.putAndInsertUint16(DCM_Rows, spec.rows), "rows");
+  check(d.putAndInsertUint16(DCM_Columns, spec.columns), "cols");
+  check(d.putAndInsertUint16(DCM_BitsAllocated, eightBit ? 8 : 16), "ba");
+  check(d.putAndInsertUint16(DCM_BitsStored, eightBit ? 8 : spec.bitsStored), "bs");
+  check(d.putAndInsertUint16(DCM_HighBit, eightBit ? 7 : spec.bitsStored - 1), "hb");
+  check(d.putAndInsertUint16(DCM_PixelRepresentation, 0), "pr");
+  put(d, DCM_NumberOfFrames, std::to_string(spec.frames.size()));
+  put(d, DCM_FrameTime, ds(spec.frameTimeMs));
+  check(d.putAndInsertTagKey(DCM_FrameIncrementPointer, DCM_FrameTime), "frame increment pointer");
+
+  if (!spec.enhanced) {
+    put(d, DCM_ImageType, "ORIGINAL\\PRIMARY\\SINGLE PLANE");
+    put(d, DCM_PixelIntensityRelationship, "LIN");
+    put(d, DCM_KVP, spec.exposure.kvp ? ds(*spec.exposure.kvp) : "");
+    put(d, DCM_RadiationSetting, spec.exposure.radiationSetting.empty() ? "SC" : spec.exposure.radiationSetting);
+    putPositionerLegacy(d, spec.positioner);
+    if (!spec.positioner.primaryAngleDeg) put(d, DCM_PositionerPrimaryAngle, "");
+    if (!spec.positioner.secondaryAngleDeg) put(d, DCM_PositionerSecondaryAngle, "");
+    if (!spec.positioner.intensifierSizeMm) put(d, DCM_IntensifierSize, "");
+    putExposureLegacy(d, spec.exposure);
+    if (!spec.exposure.exposureTimeMs) put(d, DCM_ExposureTime, "");
+    if (!spec.exposure.tubeCurrentMA) put(d, DCM_XRayTubeCurrent, "");
+    put(d, DCM_Exposure, "");
+  } else {
+    put(d, DCM_ImageType, "ORIGINAL\\PRIMARY\\SINGLE PLANE\\NONE");
+    put(d, DCM_ContentQualification, "PRODUCT");
+    DcmItem* shared = newSequenceItem(d, DCM_SharedFunctionalGroupsSequence);
+    (void)shared;
+    for (std::size_t f = 0; f < spec.frames.size(); ++f) {
+      DcmItem* pf = newSequenceItem(d, DCM_PerFrameFunctionalGroupsSequence);
+      DcmItem* content = newSequenceItem(*pf, DCM_FrameContentSequence);
+      put(*content, DCM_FrameAcquisitionNumber, std::to_string(f + 1));
+      const CArmPositioner& p = f < spec.framePositioners.size() ? spec.framePositioners[f] : spec.positioner;
+      const XRayExposure& e = f < spec.frameExposures.size() ? spec.frameExposures[f] : spec.exposure;
+      DcmItem* pos = newSequenceItem(*pf, DCM_PositionerPositionSequence);
+      if (p.primaryAngleDeg) putFL(*pos, DCM_PositionerPrimaryAngle, *p.primaryAngleDeg);
+      if (p.secondaryAngleDeg) putFL(*pos, DCM_PositionerSecondaryAngle, *p.secondaryAngleDeg);
+      DcmItem* geo = newSequenceItem(*pf, DCM_XRayGeometrySequence);
+      if (p.sourceToIsocenterMm) putFL(*geo, DCM_DistanceSourceToIsocenter, *p.sourceToIsocenterMm);
+      if (p.sourceToDetectorMm) putFL(*geo, DCM_DistanceSourceToDetector, *p.sourceToDetectorMm);
+      DcmItem* det = newSequenceItem(*pf, DCM_FrameDetectorParametersSequence);
+      if (p.sourceToPatientMm) put(*det, DCM_DistanceSourceToPatient, ds(*p.sourceToPatientMm));
+      if (p.imagerPixelSpacingMm)
+        put(*det, DCM_ImagerPixelSpacing,
+            ds((*p.imagerPixelSpacingMm)[0]) + "\\" + ds((*p.imagerPixelSpacingMm)[1]));
+      DcmItem* acq = newSequenceItem(*pf, DCM_FrameAcquisitionSequence);
+      if (e.kvp) putFD(*acq, DCM_KVP, *e.kvp); // KVP is DS; DCMTK converts on insert
+      if (e.tubeCurrentMA) putFD(*acq, DCM_XRayTubeCurrentInmA, *e.tubeCurrentMA);
+      if (e.exposureTimeMs) putFD(*acq, DCM_ExposureTimeInms, *e.exposureTimeMs);
+      if (e.areaDoseProductDGyCm2) put(*acq, DCM_ImageAndFluoroscopyAreaDoseProduct, ds(*e.areaDoseProductDGyCm2));
+      if (e.entranceDoseMGy) put(*acq, DCM_EntranceDoseInmGy, ds(*e.entranceDoseMGy));
+    }
+  }
+
+  if (eightBit) {
+    std::vector<Uint8> bytes(pixels * spec.frames.size());
+    for (std::size_t f = 0; f < spec.frames.size(); ++f)
+      for (std::size_t i = 0; i < pixels; ++i) bytes[f * pixels + i] = static_cast<Uint8>(std::min<uint16_t>(spec.frames[f][i], 255));
+    check(d.putAndInsertUint8Array(DCM_PixelData, bytes.data(), static_cast<unsigned long>(bytes.size())), "pixel data");
+  } else {
+    std::vector<Uint16> words(pixels * spec.frames.size());
+    for (std::size_t f = 0; f < spec.frames.size(); ++f)
+      std::memcpy(words.data() + f * pixels, spec.frames[f].data(), pixels * 2);
+    check(d.putAndInsertUint16Array(DCM_PixelData, words.data(), static_cast<unsigned long>(words.size())), "pixel data");
+  }
+  saveAtomically(ff, file, EXS_LittleEndianExplicit);
+}
+
+} // namespace fluoroplan

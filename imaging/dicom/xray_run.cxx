@@ -1,0 +1,166 @@
+#include "imaging/dicom/xray_run.h"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcsequen.h>
+
+#include "imaging/dicom/dicom_internal.h"
+
+namespace fluoroplan {
+using namespace dicom;
+
+namespace {
+
+// Tags not in every DCMTK dictionary version are spelled out.
+const DcmTagKey kTableTopVertical(0x300A, 0x0128);
+const DcmTagKey kTableTopLongitudinal(0x300A, 0x0129);
+const DcmTagKey kTableTopLateral(0x300A, 0x012A);
+
+// Looks a value up the way functional groups nest it: in the given items in
+// order (per-frame group, shared group, top-level data set), searching each
+// item's sequences.
+struct Lookup {
+  std::vector<DcmItem*> items;
+  std::optional<double> number(const DcmTagKey& tag) const {
+    for (DcmItem* it : items)
+      if (it)
+        if (auto v = numberValueDeep(*it, tag)) return v;
+    return std::nullopt;
+  }
+  std::optional<std::array<double, 2>> pair(const DcmTagKey& tag) const {
+    for (DcmItem* it : items) {
+      if (!it) continue;
+      DcmElement* el = nullptr;
+      if (it->findAndGetElement(tag, el, OFTrue).good() && el && el->getVM() >= 2) {
+        OFString s;
+        double v[2];
+        bool ok = true;
+        for (unsigned long i = 0; i < 2 && ok; ++i) {
+          Float64 f;
+          if (el->getFloat64(f, i).good()) v[i] = f;
+          else if (el->getOFString(s, i).good() && !s.empty()) v[i] = std::strtod(s.c_str(), nullptr);
+          else ok = false;
+        }
+        if (ok) return std::array<double, 2>{v[0], v[1]};
+      }
+    }
+    return std::nullopt;
+  }
+  std::string string(const DcmTagKey& tag) const {
+    for (DcmItem* it : items)
+      if (it) {
+        auto s = stringValueDeep(*it, tag);
+        if (!s.empty()) return s;
+      }
+    return {};
+  }
+};
+
+CArmPositioner readPositioner(const Lookup& l) {
+  CArmPositioner p;
+  p.primaryAngleDeg = l.number(DCM_PositionerPrimaryAngle);
+  p.secondaryAngleDeg = l.number(DCM_PositionerSecondaryAngle);
+  p.sourceToDetectorMm = l.number(DCM_DistanceSourceToDetector);
+  p.sourceToPatientMm = l.number(DCM_DistanceSourceToPatient);
+  p.sourceToIsocenterMm = l.number(DCM_DistanceSourceToIsocenter);
+  p.imagerPixelSpacingMm = l.pair(DCM_ImagerPixelSpacing);
+  p.magnificationFactor = l.number(DCM_EstimatedRadiographicMagnificationFactor);
+  p.intensifierSizeMm = l.number(DCM_IntensifierSize);
+  p.tableHeightMm = l.number(DCM_TableHeight);
+  p.tableTraverseMm = l.number(DCM_TableTraverse);
+  p.tableTopVerticalMm = l.number(kTableTopVertical);
+  p.tableTopLongitudinalMm = l.number(kTableTopLongitudinal);
+  p.tableTopLateralMm = l.number(kTableTopLateral);
+  p.fieldOfViewOrigin = l.pair(DCM_FieldOfViewOrigin);
+  p.fieldOfViewRotationDeg = l.number(DCM_FieldOfViewRotation);
+  p.fieldOfViewHorizontalFlip = l.string(DCM_FieldOfViewHorizontalFlip);
+  p.fieldOfViewShape = l.string(DCM_FieldOfViewShape);
+  return p;
+}
+
+XRayExposure readExposure(const Lookup& l) {
+  XRayExposure e;
+  e.areaDoseProductDGyCm2 = l.number(DCM_ImageAndFluoroscopyAreaDoseProduct);
+  e.entranceDoseMGy = l.number(DCM_EntranceDoseInmGy);
+  e.exposureTimeMs = l.number(DCM_ExposureTimeInms);
+  if (!e.exposureTimeMs) e.exposureTimeMs = l.number(DCM_ExposureTime);
+  e.kvp = l.number(DCM_KVP);
+  e.tubeCurrentMA = l.number(DCM_XRayTubeCurrentInmA);
+  if (!e.tubeCurrentMA) e.tubeCurrentMA = l.number(DCM_XRayTubeCurrent);
+  e.pulseWidthMs = l.number(DCM_AveragePulseWidth);
+  e.exposureMAs = l.number(DCM_Exposure);
+  e.radiationSetting = l.string(DCM_RadiationSetting);
+  return e;
+}
+
+DcmItem* groupItem(DcmDataset& ds, const DcmTagKey& seqTag, unsigned long index) {
+  DcmItem* item = nullptr;
+  if (ds.findAndGetSequenceItem(seqTag, item, static_cast<signed long>(index)).bad()) return nullptr;
+  return item;
+}
+
+} // namespace
+
+XRayRun readXRayRun(const DicomFile& file) {
+  const DicomHeader& h = file.header();
+  if (h.kind != DicomObjectKind::XRayRun && h.kind != DicomObjectKind::EnhancedXRayRun)
+    throw DicomFileError(h.path, "not an XA or RF image (SOP Class " + h.sopClassUid + ", modality " + h.modality + ")");
+  DcmDataset& ds = *file.impl().dataset();
+  XRayRun run;
+  run.header = h;
+  run.patientPosition = stringValue(ds, DCM_PatientPosition);
+  OFString orient;
+  if (ds.findAndGetOFStringArray(DCM_PatientOrientation, orient).good()) run.patientOrientation = orient.c_str();
+  run.frameTimeMs = numberValue(ds, DCM_FrameTime);
+  run.cineRateHz = numberValue(ds, DCM_CineRate);
+  if (!run.frameTimeMs && run.cineRateHz && *run.cineRateHz > 0) run.frameTimeMs = 1000.0 / *run.cineRateHz;
+  const std::vector<double> frameTimeVector = numberValues(ds, DCM_FrameTimeVector);
+  run.primaryAngleIncrementsDeg = numberValues(ds, DCM_PositionerPrimaryAngleIncrement);
+  run.secondaryAngleIncrementsDeg = numberValues(ds, DCM_PositionerSecondaryAngleIncrement);
+  run.rotational = run.primaryAngleIncrementsDeg.size() > 1 || run.secondaryAngleIncrementsDeg.size() > 1;
+
+  DcmItem* shared = groupItem(ds, DCM_SharedFunctionalGroupsSequence, 0);
+  const Lookup top{{&ds}};
+  const bool enhanced = h.kind == DicomObjectKind::EnhancedXRayRun;
+  DcmItem* firstPerFrame = enhanced ? groupItem(ds, DCM_PerFrameFunctionalGroupsSequence, 0) : nullptr;
+  const Lookup runLookup{{firstPerFrame, shared, &ds}};
+  run.positioner = readPositioner(runLookup);
+  run.exposure = readExposure(enhanced ? runLookup : top);
+
+  double elapsed = 0;
+  for (uint32_t f = 0; f < h.numberOfFrames; ++f) {
+    XRayFrameInfo info;
+    info.index = f;
+    if (enhanced) {
+      DcmItem* perFrame = groupItem(ds, DCM_PerFrameFunctionalGroupsSequence, f);
+      const Lookup l{{perFrame, shared, &ds}};
+      info.positioner = readPositioner(l);
+      info.exposure = readExposure(l);
+    } else {
+      info.positioner = run.positioner;
+      info.exposure = run.exposure;
+    }
+    // Frame Time Vector holds the time since the previous frame (first is 0).
+    if (frameTimeVector.size() == h.numberOfFrames) {
+      elapsed += frameTimeVector[f];
+      info.timeFromStartMs = elapsed;
+    } else if (run.frameTimeMs) {
+      info.timeFromStartMs = f * *run.frameTimeMs;
+    }
+    run.frames.push_back(std::move(info));
+  }
+
+  const CArmPositioner& p = run.positioner;
+  auto need = [&](bool present, const char* name) {
+    if (!present) run.missingGeometry.emplace_back(name);
+  };
+  need(p.primaryAngleDeg.has_value(), "Positioner Primary Angle (0018,1510)");
+  need(p.secondaryAngleDeg.has_value(), "Positioner Secondary Angle (0018,1511)");
+  need(p.sourceToDetectorMm.has_value(), "Distance Source to Detector (0018,1110)");
+  need(p.sourceToPatientMm.has_value() || p.sourceToIsocenterMm.has_value(),
+       "Distance Source to Patient (0018,1111)");
+  need(p.imagerPixelSpacingMm.has_value(), "Imager Pixel Spacing (0018,1164)");
+  need(!run.patientPosition.empty(), "Patient Position (0018,5100)");
+  return run;
+}
+
+} // namespace fluoroplan

@@ -1,0 +1,68 @@
+#include "imaging/io/image_2d.h"
+
+#include <itkImage.h>
+#include <itkImageFileReader.h>
+#include <itkImageFileWriter.h>
+#include <itkPNGImageIO.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "imaging/core/atomic_file.h"
+
+namespace fluoroplan {
+namespace fs = std::filesystem;
+using Image2D = itk::Image<uint8_t, 2>;
+
+Gray8Image readPng(const fs::path& path) {
+  auto reader = itk::ImageFileReader<Image2D>::New();
+  reader->SetImageIO(itk::PNGImageIO::New());
+  reader->SetFileName(path.string());
+  try {
+    reader->Update();
+  } catch (const itk::ExceptionObject& e) {
+    throw std::runtime_error(path.string() + ": cannot read PNG: " + e.GetDescription());
+  }
+  const auto size = reader->GetOutput()->GetLargestPossibleRegion().GetSize();
+  Gray8Image out;
+  out.width = static_cast<uint32_t>(size[0]);
+  out.height = static_cast<uint32_t>(size[1]);
+  const uint8_t* p = reader->GetOutput()->GetBufferPointer();
+  out.pixels.assign(p, p + std::size_t(out.width) * out.height);
+  return out;
+}
+
+void writePng(const Gray8Image& image, const fs::path& path) {
+  if (image.pixels.size() != std::size_t(image.width) * image.height)
+    throw std::runtime_error(path.string() + ": image buffer does not match its size");
+  auto img = Image2D::New();
+  Image2D::RegionType region;
+  region.SetSize(0, image.width);
+  region.SetSize(1, image.height);
+  img->SetRegions(region);
+  img->GetPixelContainer()->SetImportPointer(const_cast<uint8_t*>(image.pixels.data()), image.pixels.size(), false);
+  writeFileAtomicallyVia(path, [&](const fs::path& tmp) {
+    auto writer = itk::ImageFileWriter<Image2D>::New();
+    writer->SetImageIO(itk::PNGImageIO::New());
+    writer->SetFileName(tmp.string());
+    writer->SetInput(img);
+    try {
+      writer->Update();
+    } catch (const itk::ExceptionObject& e) {
+      throw std::runtime_error(path.string() + ": cannot write PNG: " + e.GetDescription());
+    }
+  });
+}
+
+Gray8Image windowToGray8(const std::vector<int32_t>& values, uint32_t width, uint32_t height, double centre,
+                         double windowWidth) {
+  Gray8Image out{width, height, std::vector<uint8_t>(std::size_t(width) * height)};
+  const double lo = centre - windowWidth / 2;
+  const double scale = windowWidth > 0 ? 255.0 / windowWidth : 0;
+  for (std::size_t i = 0; i < out.pixels.size() && i < values.size(); ++i)
+    out.pixels[i] = static_cast<uint8_t>(std::clamp(std::lround((values[i] - lo) * scale), 0L, 255L));
+  return out;
+}
+
+} // namespace fluoroplan

@@ -1,0 +1,20 @@
+#pragma once
+// The verbs of the `fluoroplan` command line. Each returns the process exit
+// code (see README.md: 0 ok, 1 input problems, 2 usage, 3 internal error).
+#include <filesystem>
+#include <string>
+
+namespace fluoroplan::cli {
+
+enum ExitCode { kOk = 0, kInputProblem = 1, kUsage = 2, kInternal = 3, kCancelled = 4 };
+
+struct BenchLoadOptions {
+  std::filesystem::path workDir;  // where the benchmark series is generated
+  int slices = 400;
+  int repeats = 5;
+  std::filesystem::path jpeg2000Series; // optional real compressed series to time as well
+  bool json = false;
+};
+int benchLoad(const BenchLoadOptions& options);
+
+} // namespace fluoroplan::cli

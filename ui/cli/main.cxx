@@ -1,0 +1,185 @@
+// fluoroplan: the command line. Thin verbs over the imaging/planning
+// libraries; all clinical logic lives there.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <unistd.h>
+
+#include "imaging/dicom/dicom_writer.h"
+#include "imaging/dicom/study_inventory.h"
+#include "imaging/io/volume_io.h"
+#include "ui/cli/commands.h"
+#include "ui/cli/info_report.h"
+
+#ifndef FLUOROPLAN_SOURCE_DIR
+#define FLUOROPLAN_SOURCE_DIR "."
+#endif
+
+namespace fs = std::filesystem;
+using namespace fluoroplan;
+using namespace fluoroplan::cli;
+
+namespace {
+
+// A progress line on stderr, rewritten in place on a terminal, at most a few
+// lines otherwise.
+ProgressCallback progressLine(bool quiet) {
+  if (quiet) return {};
+  const bool tty = ::isatty(STDERR_FILENO);
+  auto last = std::make_shared<int>(-1);
+  return [tty, last](double f, std::string_view stage) {
+    const int pct = static_cast<int>(f * 100);
+    const int step = tty ? pct : pct / 25 * 25;
+    if (step > *last) {
+      *last = step;
+      std::cerr << (tty ? "\r" : "") << stage << ": " << step << "%" << (tty ? "   " : "\n");
+      if (tty && pct >= 100) std::cerr << "\n";
+    }
+    return true;
+  };
+}
+
+int runInfo(const fs::path& path, bool json, bool quiet) {
+  if (isResearchVolumeFile(path)) {
+    const Volume v = readVolumeFile(path);
+    if (json) {
+      nlohmann::json j = {{"file", path.string()},
+                          {"dimensions", v.size},
+                          {"spacing_mm", {v.spacingMm.x, v.spacingMm.y, v.spacingMm.z}},
+                          {"origin_lps_mm", {v.originLps.x, v.originLps.y, v.originLps.z}},
+                          {"orientation", orientationLabel(v.directionLps)}};
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::cout << "Volume " << path.string() << ": " << v.size[0] << "x" << v.size[1] << "x" << v.size[2]
+                << " voxels, spacing " << v.spacingMm.x << " x " << v.spacingMm.y << " x " << v.spacingMm.z
+                << " mm, " << slicePlaneName(v.directionLps) << " (" << orientationLabel(v.directionLps)
+                << "), origin (" << v.originLps.x << ", " << v.originLps.y << ", " << v.originLps.z << ") mm LPS\n";
+    }
+    return kOk;
+  }
+  const StudyInventory inv = buildInventory(path, {}, progressLine(quiet || json));
+  if (json)
+    std::cout << inventoryToJson(inv).dump(2) << "\n";
+  else
+    printInventory(inv, std::cout);
+  const bool anyError = std::any_of(inv.problems.begin(), inv.problems.end(),
+                                    [](const Problem& p) { return p.severity == Severity::Error; });
+  if (inv.files.empty()) return kInputProblem;
+  return anyError ? kInputProblem : kOk;
+}
+
+fs::path defaultSharedData() {
+  if (const char* env = std::getenv("FLUOROPLAN_SHARED_DATA")) return env;
+  return fs::path(FLUOROPLAN_SOURCE_DIR) / ".." / "shared" / "data";
+}
+
+// A small CT series made here when the real data is not beside the project.
+fs::path makeDemoSeries(const fs::path& work) {
+  const fs::path folder = work / "demo_ct";
+  if (fs::exists(folder / "complete")) return folder;
+  Volume v;
+  v.size = {128, 128, 40};
+  v.spacingMm = {1.5, 1.5, 2.0};
+  v.originLps = {-95.25, -95.25, -40};
+  v.hu.resize(v.voxelCount());
+  for (std::size_t k = 0; k < v.size[2]; ++k)
+    for (std::size_t j = 0; j < v.size[1]; ++j)
+      for (std::size_t i = 0; i < v.size[0]; ++i) {
+        const double x = (double(i) - 64) / 55, y = (double(j) - 64) / 40;
+        const double bx = (double(i) - 64) / 12, by = (double(j) - 80) / 10;
+        v.hu[v.offset(i, j, k)] = static_cast<int16_t>(bx * bx + by * by < 1 ? 400 : (x * x + y * y < 1 ? 40 : -1000));
+      }
+  SeriesIdentity id;
+  id.seed = "demo";
+  id.seriesDescription = "demo phantom";
+  writeCtSeries(v, folder, id);
+  std::ofstream(folder / "complete") << "ok\n";
+  return folder;
+}
+
+int runDemo(const fs::path& data, const fs::path& work, bool quiet) {
+  fs::path ct = data / "ct_thoracolumbar_j2k";
+  if (!fs::exists(ct)) {
+    std::cout << "Real CT not found at " << ct.string() << "; using a generated demo series.\n";
+    ct = makeDemoSeries(work);
+  }
+  std::cout << "== fluoroplan info " << ct.string() << "\n";
+  const int rc = runInfo(ct, false, quiet);
+  const StudyInventory inv = buildInventory(ct);
+  if (auto idx = primaryVolumeSeries(inv)) {
+    const auto start = std::chrono::steady_clock::now();
+    VolumeSeriesLoad load = loadVolume(inv, *idx, 0, progressLine(quiet));
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (load.volume) {
+      const Volume& v = *load.volume;
+      const auto [mn, mx] = std::minmax_element(v.hu.begin(), v.hu.end());
+      std::size_t bone = std::count_if(v.hu.begin(), v.hu.end(), [](int16_t h) { return h > 250; });
+      std::cout << "Loaded volume " << v.size[0] << "x" << v.size[1] << "x" << v.size[2] << " in " << s
+                << " s: HU range " << *mn << " .. " << *mx << ", " << bone * v.spacingMm.x * v.spacingMm.y * v.spacingMm.z / 1000.0
+                << " cm3 above 250 HU (bone)\n";
+    } else {
+      for (const auto& p : load.problems) std::cout << p.toString() << "\n";
+      return kInputProblem;
+    }
+  }
+  return rc;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"FluoroPlan: planning and overlay for fluoroscopy-guided spine pain procedures"};
+  app.require_subcommand(1);
+  bool json = false, quiet = false;
+  std::string path;
+  auto* info = app.add_subcommand("info", "List the series, runs and dose reports in a file or folder, with every problem");
+  info->add_option("path", path, "DICOM file, folder, DICOMDIR, or NIfTI/NRRD volume")->required();
+  info->add_flag("--json", json, "JSON output");
+  info->add_flag("-q,--quiet", quiet, "no progress line");
+
+  std::string data = defaultSharedData().string(), work = "fluoroplan-work";
+  auto* demo = app.add_subcommand("demo", "Run the main job on the sample case");
+  demo->add_option("--data", data, "folder with the real data (../shared/data)");
+  demo->add_option("--work", work, "folder for generated files");
+  demo->add_flag("-q,--quiet", quiet, "no progress line");
+
+  auto* bench = app.add_subcommand("bench", "Benchmarks (ratios against baselines measured in the same run)");
+  bench->require_subcommand(1);
+  BenchLoadOptions bl;
+  bl.workDir = "fluoroplan-work";
+  bl.jpeg2000Series = defaultSharedData() / "ct_thoracolumbar_j2k";
+  auto* load = bench->add_subcommand("load", "CT series loading vs cat and ITK's GDCM series reader");
+  load->add_option("--slices", bl.slices, "slices of 512x512 in the generated series");
+  load->add_option("--repeats", bl.repeats, "timed runs per reader (median reported)");
+  load->add_option("--work", bl.workDir, "where the series is generated");
+  load->add_option("--jpeg2000", bl.jpeg2000Series, "a JPEG 2000 series to time as well");
+  load->add_flag("--json", bl.json, "JSON output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kOk : kUsage;
+  }
+  try {
+    if (*info) return runInfo(path, json, quiet);
+    if (*demo) return runDemo(data, work, quiet);
+    if (*load) return benchLoad(bl);
+  } catch (const Cancelled&) {
+    std::cerr << "cancelled\n";
+    return kCancelled;
+  } catch (const DicomFileError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kInputProblem;
+  } catch (const VolumeFileError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kInputProblem;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kInternal;
+  }
+  return kUsage;
+}
