@@ -76,8 +76,8 @@ void writeFileAtomically(const fs::path& target, std::span<const uint8_t> bytes)
 }
 
 void writeFileAtomically(const fs::path& target, std::string_view text) {
-  writeFileAtomically(target, std::span<const uint8_t>(
-                                  reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  writeFileAtomically(
+      target, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 } // namespace fluoroplan

@@ -18,11 +18,15 @@ struct Vec3 {
   friend constexpr bool operator==(Vec3 a, Vec3 b) = default;
 };
 
-constexpr double dot(Vec3 a, Vec3 b) { return a.x * b.x + a.y * b.y + a.z * b.z; }
+constexpr double dot(Vec3 a, Vec3 b) {
+  return a.x * b.x + a.y * b.y + a.z * b.z;
+}
 constexpr Vec3 cross(Vec3 a, Vec3 b) {
   return {a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x};
 }
-inline double norm(Vec3 a) { return std::sqrt(dot(a, a)); }
+inline double norm(Vec3 a) {
+  return std::sqrt(dot(a, a));
+}
 inline Vec3 normalized(Vec3 a) {
   const double n = norm(a);
   return n > 0 ? (1.0 / n) * a : a;
@@ -56,7 +60,8 @@ struct Mat3 {
   constexpr Mat3 transposed() const {
     Mat3 t;
     for (int r = 0; r < 3; ++r)
-      for (int c = 0; c < 3; ++c) t(r, c) = (*this)(c, r);
+      for (int c = 0; c < 3; ++c)
+        t(r, c) = (*this)(c, r);
     return t;
   }
   friend constexpr bool operator==(const Mat3&, const Mat3&) = default;

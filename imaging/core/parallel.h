@@ -22,8 +22,8 @@ inline unsigned resolveThreadCount(unsigned requested) {
 }
 
 template <class Fn>
-void parallelFor(std::size_t count, unsigned threads, Fn&& fn, const ProgressCallback& progress = {},
-                 const std::string& stage = {}) {
+void parallelFor(std::size_t count, unsigned threads, Fn&& fn,
+                 const ProgressCallback& progress = {}, const std::string& stage = {}) {
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> done{0};
   std::atomic<bool> stop{false};
@@ -44,12 +44,17 @@ void parallelFor(std::size_t count, unsigned threads, Fn&& fn, const ProgressCal
       }
     }
   };
-  const unsigned n = std::min<std::size_t>(resolveThreadCount(threads), std::max<std::size_t>(count, 1));
+  const unsigned n =
+      std::min<std::size_t>(resolveThreadCount(threads), std::max<std::size_t>(count, 1));
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < n; ++t) pool.emplace_back(work, false);
+  for (unsigned t = 1; t < n; ++t)
+    pool.emplace_back(work, false);
   work(true);
-  for (auto& t : pool) t.join();
+  for (auto& t : pool)
+    t.join();
   if (error) std::rethrow_exception(error);
+  // The workers may have finished everything: always close with 100%.
+  if (progress) reportProgress(progress, 1.0, stage);
 }
 
 } // namespace fluoroplan

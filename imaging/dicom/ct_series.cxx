@@ -11,7 +11,8 @@ VolumeSeriesLoad loadVolumeSeries(const std::vector<DicomFile>& slices, unsigned
   VolumeSeriesLoad out;
   std::vector<DicomHeader> headers;
   headers.reserve(slices.size());
-  for (const auto& f : slices) headers.push_back(f.header());
+  for (const auto& f : slices)
+    headers.push_back(f.header());
   out.stack = analyseSliceStack(headers);
   out.problems = out.stack.problems;
   if (!out.stack.usable) return out;
@@ -32,7 +33,8 @@ VolumeSeriesLoad loadVolumeSeries(const std::vector<DicomFile>& slices, unsigned
       [&](std::size_t k) {
         const DicomFile& f = slices[st.order[k]];
         try {
-          clamped += f.decodeRescaledInt16(std::span<int16_t>(v.hu.data() + k * sliceVoxels, sliceVoxels));
+          clamped +=
+              f.decodeRescaledInt16(std::span<int16_t>(v.hu.data() + k * sliceVoxels, sliceVoxels));
         } catch (const DicomFileError& e) {
           failed[k] = Problem{Severity::Error, e.file(), e.problem()};
         }
@@ -46,9 +48,10 @@ VolumeSeriesLoad loadVolumeSeries(const std::vector<DicomFile>& slices, unsigned
     out.problems.push_back(*p);
   }
   if (clamped > 0) {
-    out.problems.push_back({Severity::Warning, headers.front().path,
-                            std::to_string(clamped.load()) +
-                                " voxels fell outside -32768..32767 HU after rescale and were clamped"});
+    out.problems.push_back(
+        {Severity::Warning, headers.front().path,
+         std::to_string(clamped.load()) +
+             " voxels fell outside -32768..32767 HU after rescale and were clamped"});
   }
   if (complete) out.volume = std::move(v);
   return out;

@@ -16,7 +16,7 @@ namespace fluoroplan {
 struct VolumeSeriesLoad {
   std::optional<Volume> volume; // empty when the stack is unusable
   SliceStack stack;
-  Problems problems;            // the stack's and the decoder's
+  Problems problems; // the stack's and the decoder's
 };
 
 VolumeSeriesLoad loadVolumeSeries(const std::vector<DicomFile>& slices, unsigned threads = 0,

@@ -16,10 +16,13 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <limits>
 #include <mutex>
 #include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "imaging/dicom/dicom_internal.h"
 
@@ -146,8 +149,7 @@ unsigned long valueMultiplicity(DcmItem& item, const DcmTagKey& tag) {
 std::vector<double> numberValues(DcmItem& item, const DcmTagKey& tag) {
   std::vector<double> values;
   DcmElement* el = nullptr;
-  if (item.findAndGetElement(tag, el).bad() || el == nullptr || el->getLength() == 0)
-    return values;
+  if (item.findAndGetElement(tag, el).bad() || el == nullptr || el->getLength() == 0) return values;
   const unsigned long vm = el->getVM();
   for (unsigned long i = 0; i < vm; ++i) {
     auto v = elementNumber(*el, i);
@@ -168,7 +170,8 @@ std::string stringValueDeep(DcmItem& item, const DcmTagKey& tag) {
   const char* s = nullptr;
   if (item.findAndGetString(tag, s, OFTrue).bad() || s == nullptr) return {};
   std::string r(s);
-  while (!r.empty() && r.back() == ' ') r.pop_back();
+  while (!r.empty() && r.back() == ' ')
+    r.pop_back();
   return r;
 }
 
@@ -183,8 +186,10 @@ bool looksLikeDicom(const fs::path& path) {
   // Bare data set (no preamble) in little endian: the first tag is group 0002
   // or 0008 with a small element number.
   if (got >= 8) {
-    const unsigned group = static_cast<unsigned char>(buf[0]) | (static_cast<unsigned char>(buf[1]) << 8);
-    const unsigned element = static_cast<unsigned char>(buf[2]) | (static_cast<unsigned char>(buf[3]) << 8);
+    const unsigned group =
+        static_cast<unsigned char>(buf[0]) | (static_cast<unsigned char>(buf[1]) << 8);
+    const unsigned element =
+        static_cast<unsigned char>(buf[2]) | (static_cast<unsigned char>(buf[3]) << 8);
     return (group == 0x0002 || group == 0x0008) && element < 0x0100;
   }
   return false;
@@ -218,7 +223,8 @@ DicomObjectKind classify(const DicomHeader& h, DcmDataset& ds) {
     // Some systems write dose reports as Enhanced/Comprehensive SR: the root
     // concept "X-Ray Radiation Dose Report" (113701, DCM) identifies them.
     DcmItem* rootConcept = nullptr;
-    if (ds.findAndGetSequenceItem(DCM_ConceptNameCodeSequence, rootConcept, 0).good() && rootConcept) {
+    if (ds.findAndGetSequenceItem(DCM_ConceptNameCodeSequence, rootConcept, 0).good() &&
+        rootConcept) {
       if (stringValue(*rootConcept, DCM_CodeValue) == "113701") return DicomObjectKind::DoseReport;
     }
     return DicomObjectKind::StructuredReport;
@@ -226,7 +232,9 @@ DicomObjectKind classify(const DicomHeader& h, DcmDataset& ds) {
   if (c == kEnhancedXaClass || c == kEnhancedXrfClass) return DicomObjectKind::EnhancedXRayRun;
   if (c == kXaClass || c == kXrfClass || h.modality == "XA" || h.modality == "RF")
     return DicomObjectKind::XRayRun;
-  if (h.hasPixelData && h.numberOfFrames <= 1 && h.imagePositionLps && h.imageOrientationLps)
+  // A cross-sectional slice without pixel data still belongs to its series:
+  // the stack analysis then names it as broken instead of it vanishing.
+  if ((!h.hasPixelData || h.numberOfFrames <= 1) && h.imagePositionLps && h.imageOrientationLps)
     return DicomObjectKind::SliceImage;
   return DicomObjectKind::Other;
 }
@@ -258,10 +266,12 @@ void parseHeader(DicomHeader& h, DcmFileFormat& ff) {
   h.hasPixelData = ds.tagExists(DCM_PixelData);
   h.rows = static_cast<uint16_t>(numberValue(ds, DCM_Rows).value_or(0));
   h.columns = static_cast<uint16_t>(numberValue(ds, DCM_Columns).value_or(0));
-  h.samplesPerPixel = static_cast<uint16_t>(numberValue(ds, DCM_SamplesPerPixel).value_or(h.hasPixelData ? 1 : 0));
+  h.samplesPerPixel =
+      static_cast<uint16_t>(numberValue(ds, DCM_SamplesPerPixel).value_or(h.hasPixelData ? 1 : 0));
   h.bitsAllocated = static_cast<uint16_t>(numberValue(ds, DCM_BitsAllocated).value_or(0));
   h.bitsStored = static_cast<uint16_t>(numberValue(ds, DCM_BitsStored).value_or(h.bitsAllocated));
-  h.pixelRepresentation = static_cast<uint16_t>(numberValue(ds, DCM_PixelRepresentation).value_or(0));
+  h.pixelRepresentation =
+      static_cast<uint16_t>(numberValue(ds, DCM_PixelRepresentation).value_or(0));
   h.photometricInterpretation = stringValue(ds, DCM_PhotometricInterpretation);
   const double frames = numberValue(ds, DCM_NumberOfFrames).value_or(h.hasPixelData ? 1 : 0);
   h.numberOfFrames = frames < 0 ? 0 : static_cast<uint32_t>(std::min(frames, 4.0e9));
@@ -288,7 +298,8 @@ void validateImageHeader(const DicomHeader& h) {
   if (h.rows == 0 || h.columns == 0)
     why << "image has " << h.rows << " rows and " << h.columns << " columns";
   else if (h.rows > kMaxRowsOrColumns || h.columns > kMaxRowsOrColumns)
-    why << "absurd image size " << h.columns << "x" << h.rows << " (limit " << kMaxRowsOrColumns << ")";
+    why << "absurd image size " << h.columns << "x" << h.rows << " (limit " << kMaxRowsOrColumns
+        << ")";
   else if (h.numberOfFrames == 0 || h.numberOfFrames > kMaxFrames)
     why << "absurd Number of Frames " << h.numberOfFrames;
   else if (h.bitsAllocated != 8 && h.bitsAllocated != 16)
@@ -324,8 +335,8 @@ OPJ_SIZE_T memRead(void* buffer, OPJ_SIZE_T n, void* user) {
 }
 OPJ_OFF_T memSkip(OPJ_OFF_T n, void* user) {
   auto* s = static_cast<MemoryStream*>(user);
-  const OPJ_OFF_T target = std::clamp<OPJ_OFF_T>(static_cast<OPJ_OFF_T>(s->pos) + n, 0,
-                                                 static_cast<OPJ_OFF_T>(s->size));
+  const OPJ_OFF_T target =
+      std::clamp<OPJ_OFF_T>(static_cast<OPJ_OFF_T>(s->pos) + n, 0, static_cast<OPJ_OFF_T>(s->size));
   const OPJ_OFF_T moved = target - static_cast<OPJ_OFF_T>(s->pos);
   s->pos = static_cast<OPJ_SIZE_T>(target);
   return moved;
@@ -362,13 +373,14 @@ FrameSamples decodeJpeg2000(const std::string& path, const std::vector<uint8_t>&
                   opj_decode(codec, stream, image) && opj_end_decompress(codec, stream);
   if (!ok || image == nullptr || image->numcomps < 1 || image->comps[0].data == nullptr) {
     cleanup();
-    throw DicomFileError(path, "JPEG 2000 frame could not be decoded (corrupt or truncated codestream)");
+    throw DicomFileError(path,
+                         "JPEG 2000 frame could not be decoded (corrupt or truncated codestream)");
   }
   const opj_image_comp_t& c = image->comps[0];
   if (c.w != h.columns || c.h != h.rows) {
     std::ostringstream why;
-    why << "JPEG 2000 frame is " << c.w << "x" << c.h << " but the header says " << h.columns
-        << "x" << h.rows;
+    why << "JPEG 2000 frame is " << c.w << "x" << c.h << " but the header says " << h.columns << "x"
+        << h.rows;
     cleanup();
     throw DicomFileError(path, why.str());
   }
@@ -410,7 +422,8 @@ std::vector<uint8_t> encapsulatedFrame(const std::string& path, DcmDataset& ds, 
   };
   const unsigned long fragments = items - 1;
   if (frames <= 1) {
-    for (unsigned long i = 1; i < items; ++i) append(i);
+    for (unsigned long i = 1; i < items; ++i)
+      append(i);
   } else if (fragments == frames) {
     append(index + 1);
   } else {
@@ -424,7 +437,8 @@ std::vector<uint8_t> encapsulatedFrame(const std::string& path, DcmDataset& ds, 
       return v;
     };
     const uint32_t begin = offsetOf(index);
-    const uint32_t end = index + 1 < frames ? offsetOf(index + 1) : std::numeric_limits<uint32_t>::max();
+    const uint32_t end =
+        index + 1 < frames ? offsetOf(index + 1) : std::numeric_limits<uint32_t>::max();
     uint64_t pos = 0;
     for (unsigned long i = 1; i < items; ++i) {
       const auto f = fragment(i);
@@ -444,7 +458,8 @@ DicomFile DicomFile::open(const fs::path& path) {
   if (!fs::is_regular_file(path, ec)) throw DicomFileError(p, "not a regular file");
   if (fs::file_size(path, ec) == 0) throw DicomFileError(p, "file is empty");
   if (!looksLikeDicom(path))
-    throw NotDicomError(p, "not a DICOM file (no 'DICM' marker at byte 128 and no data set header)");
+    throw NotDicomError(p,
+                        "not a DICOM file (no 'DICM' marker at byte 128 and no data set header)");
   auto impl = std::make_shared<Impl>();
   impl->file = std::make_unique<DcmFileFormat>();
   // Values over 64 KiB (pixel data) stay on disk until decoded.
@@ -459,17 +474,21 @@ DicomFile DicomFile::open(const fs::path& path) {
   return DicomFile(std::move(impl));
 }
 
-const DicomHeader& DicomFile::header() const { return impl_->header; }
+const DicomHeader& DicomFile::header() const {
+  return impl_->header;
+}
 
 FrameSamples DicomFile::frame(uint32_t index) const {
   const DicomHeader& h = impl_->header;
   if (!h.hasPixelData) throw DicomFileError(h.path, "no Pixel Data (7FE0,0010)");
   if (index >= h.numberOfFrames)
-    throw DicomFileError(h.path, "frame " + std::to_string(index + 1) + " requested but the file has " +
+    throw DicomFileError(h.path, "frame " + std::to_string(index + 1) +
+                                     " requested but the file has " +
                                      std::to_string(h.numberOfFrames));
   DcmDataset& ds = *impl_->dataset();
   if (isJpeg2000(h.transferSyntaxUid)) {
-    FrameSamples s = decodeJpeg2000(h.path, encapsulatedFrame(h.path, ds, index, h.numberOfFrames), h);
+    FrameSamples s =
+        decodeJpeg2000(h.path, encapsulatedFrame(h.path, ds, index, h.numberOfFrames), h);
     return s;
   }
   const std::size_t pixels = static_cast<std::size_t>(h.rows) * h.columns;
@@ -483,6 +502,13 @@ FrameSamples DicomFile::frame(uint32_t index) const {
   DcmElement* el = nullptr;
   if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr)
     throw DicomFileError(h.path, "no Pixel Data (7FE0,0010)");
+  std::error_code ec;
+  const auto fileSize = std::filesystem::file_size(h.path, ec);
+  // A declared length beyond the file's size is a truncated or corrupt file;
+  // checking first keeps DCMTK from allocating what the file cannot hold.
+  if (ec || (!DcmXfer(ds.getOriginalXfer()).isEncapsulated() && el->getLength() > fileSize))
+    throw DicomFileError(h.path, "Pixel Data length " + std::to_string(el->getLength()) +
+                                     " exceeds the file size (truncated file?)");
   const std::size_t bytesPerSample = h.bitsAllocated / 8;
   const std::size_t need = pixels * bytesPerSample * (static_cast<std::size_t>(index) + 1);
   FrameSamples out;
@@ -494,7 +520,8 @@ FrameSamples DicomFile::frame(uint32_t index) const {
   auto convert = [&](uint32_t raw) -> int32_t {
     const uint32_t mask = bits >= 32 ? 0xFFFFFFFFu : ((1u << bits) - 1u);
     raw &= mask;
-    if (isSigned && bits < 32 && (raw & (1u << (bits - 1)))) return static_cast<int32_t>(raw | ~mask);
+    if (isSigned && bits < 32 && (raw & (1u << (bits - 1))))
+      return static_cast<int32_t>(raw | ~mask);
     return static_cast<int32_t>(raw);
   };
   if (h.bitsAllocated == 8) {
@@ -503,16 +530,61 @@ FrameSamples DicomFile::frame(uint32_t index) const {
       throw DicomFileError(h.path, "Pixel Data is shorter than " + std::to_string(need) +
                                        " bytes (truncated file?)");
     const Uint8* f = data + pixels * index;
-    for (std::size_t i = 0; i < pixels; ++i) out.values[i] = convert(f[i]);
+    for (std::size_t i = 0; i < pixels; ++i)
+      out.values[i] = convert(f[i]);
   } else {
     Uint16* data = nullptr;
     if (el->getUint16Array(data).bad() || data == nullptr || el->getLength() < need)
       throw DicomFileError(h.path, "Pixel Data is shorter than " + std::to_string(need) +
                                        " bytes (truncated file?)");
     const Uint16* f = data + pixels * index;
-    for (std::size_t i = 0; i < pixels; ++i) out.values[i] = convert(f[i]);
+    for (std::size_t i = 0; i < pixels; ++i)
+      out.values[i] = convert(f[i]);
   }
   return out;
+}
+
+bool DicomFile::readNativePixelsDirect(std::span<int16_t> out) const {
+  // Pixel Data is normally the last element: then its value is the file's
+  // last `length` bytes, preceded by its tag (E0 7F 10 00). Anything else
+  // returns false and the caller goes through DCMTK.
+  const DicomHeader& h = impl_->header;
+  DcmElement* el = nullptr;
+  if (impl_->dataset()->findAndGetElement(DCM_PixelData, el).bad() || el == nullptr) return false;
+  const std::uint64_t length = el->getLength();
+  const std::uint64_t need = out.size() * 2;
+  if (length < need) return false;
+  const int fd = ::open(h.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) >= length + 8;
+  if (ok) {
+    const off_t valueOffset = static_cast<off_t>(st.st_size - length);
+    // Explicit VR: tag(4) 'OW' 00 00 length(4); implicit VR: tag(4) length(4).
+    unsigned char head[12] = {};
+    const off_t headOffset = valueOffset >= 12 ? valueOffset - 12 : 0;
+    ok = ::pread(fd, head, 12, headOffset) == 12;
+    auto le32 = [](const unsigned char* b) {
+      return std::uint32_t(b[0]) | std::uint32_t(b[1]) << 8 | std::uint32_t(b[2]) << 16 |
+             std::uint32_t(b[3]) << 24;
+    };
+    static constexpr unsigned char kTag[4] = {0xE0, 0x7F, 0x10, 0x00};
+    const bool explicitVr = ok && std::memcmp(head, kTag, 4) == 0 && le32(head + 8) == length;
+    const bool implicitVr = ok && std::memcmp(head + 4, kTag, 4) == 0 && le32(head + 8) == length;
+    ok = explicitVr || implicitVr;
+    std::size_t done = 0;
+    auto* dst = reinterpret_cast<char*>(out.data());
+    while (ok && done < need) {
+      const ssize_t n =
+          ::pread(fd, dst + done, need - done, valueOffset + static_cast<off_t>(done));
+      if (n <= 0)
+        ok = false;
+      else
+        done += static_cast<std::size_t>(n);
+    }
+  }
+  ::close(fd);
+  return ok;
 }
 
 std::size_t DicomFile::decodeRescaledInt16(std::span<int16_t> out) const {
@@ -531,40 +603,47 @@ std::size_t DicomFile::decodeRescaledInt16(std::span<int16_t> out) const {
       out[i] = static_cast<int16_t>(r);
     }
   };
-  // Fast path: native 16-bit data with an integer rescale, the common CT case.
+  // Fast path: native little-endian 16-bit data with an integer rescale, the
+  // common CT case. The pixel bytes go from the file straight into `out`.
   DcmDataset& ds = *impl_->dataset();
-  const bool native = !DcmXfer(ds.getOriginalXfer()).isEncapsulated();
-  if (native && h.bitsAllocated == 16 && h.bitsStored == 16 && slope == 1.0 &&
-      intercept == std::floor(intercept)) {
-    DcmElement* el = nullptr;
-    Uint16* data = nullptr;
-    if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr)
-      throw DicomFileError(h.path, "no Pixel Data (7FE0,0010)");
-    if (el->getUint16Array(data).bad() || data == nullptr || el->getLength() < pixels * 2)
-      throw DicomFileError(h.path, "Pixel Data is shorter than " + std::to_string(pixels * 2) +
-                                       " bytes (truncated file?)");
+  const E_TransferSyntax xfer = ds.getOriginalXfer();
+  const bool nativeLittle = xfer == EXS_LittleEndianExplicit || xfer == EXS_LittleEndianImplicit;
+  if (nativeLittle && h.bitsAllocated == 16 && h.bitsStored == 16 && slope == 1.0 &&
+      intercept == std::floor(intercept) && std::abs(intercept) < 65536) {
+    if (!readNativePixelsDirect(out)) {
+      // Not laid out as expected (trailing elements, odd headers): let DCMTK read it.
+      DcmElement* el = nullptr;
+      Uint16* data = nullptr;
+      if (ds.findAndGetElement(DCM_PixelData, el).bad() || el == nullptr)
+        throw DicomFileError(h.path, "no Pixel Data (7FE0,0010)");
+      if (el->getUint16Array(data).bad() || data == nullptr || el->getLength() < pixels * 2)
+        throw DicomFileError(h.path, "Pixel Data is shorter than " + std::to_string(pixels * 2) +
+                                         " bytes (truncated file?)");
+      std::memcpy(out.data(), data, pixels * 2);
+      el->compact(); // drop DCMTK's copy: it can be reloaded from the file
+    }
     const int32_t icpt = static_cast<int32_t>(intercept);
     if (h.pixelRepresentation == 1) {
-      const auto* s = reinterpret_cast<const int16_t*>(data);
-      for (std::size_t i = 0; i < pixels; ++i) {
-        const int32_t v = s[i] + icpt;
-        out[i] = static_cast<int16_t>(std::clamp(v, -32768, 32767));
-        clamped += (v < -32768 || v > 32767);
+      if (icpt != 0) {
+        for (std::size_t i = 0; i < pixels; ++i) {
+          const int32_t v = out[i] + icpt;
+          clamped += (v < -32768 || v > 32767);
+          out[i] = static_cast<int16_t>(std::clamp(v, -32768, 32767));
+        }
       }
     } else {
+      auto* u = reinterpret_cast<uint16_t*>(out.data());
       for (std::size_t i = 0; i < pixels; ++i) {
-        const int32_t v = static_cast<int32_t>(data[i]) + icpt;
-        out[i] = static_cast<int16_t>(std::clamp(v, -32768, 32767));
+        const int32_t v = static_cast<int32_t>(u[i]) + icpt;
         clamped += (v < -32768 || v > 32767);
+        out[i] = static_cast<int16_t>(std::clamp(v, -32768, 32767));
       }
     }
-    // The file's pixel buffer is no longer needed: release it now so a
-    // 400-slice load does not hold two copies of the volume.
-    el->compact();
     return clamped;
   }
   const FrameSamples f = frame(0);
-  for (std::size_t i = 0; i < pixels; ++i) store(i, f.values[i] * slope + intercept);
+  for (std::size_t i = 0; i < pixels; ++i)
+    store(i, f.values[i] * slope + intercept);
   return clamped;
 }
 

@@ -73,10 +73,10 @@ struct DicomHeader {
   std::string photometricInterpretation;
 
   // Cross-sectional geometry, when present.
-  std::optional<Vec3> imagePositionLps;          // centre of the first pixel
+  std::optional<Vec3> imagePositionLps;                   // centre of the first pixel
   std::optional<std::array<Vec3, 2>> imageOrientationLps; // row direction, column direction
-  std::optional<std::array<double, 2>> pixelSpacingMm;    // (0028,0030): between rows, between columns
-  std::optional<double> sliceThicknessMm;                 // never used for spacing
+  std::optional<std::array<double, 2>> pixelSpacingMm; // (0028,0030): between rows, between columns
+  std::optional<double> sliceThicknessMm;              // never used for spacing
   std::optional<double> gantryTiltDeg;
   double rescaleSlope = 1.0, rescaleIntercept = 0.0;
 };
@@ -108,6 +108,7 @@ public:
   const Impl& impl() const { return *impl_; }
 
 private:
+  bool readNativePixelsDirect(std::span<int16_t> out) const;
   explicit DicomFile(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
 };

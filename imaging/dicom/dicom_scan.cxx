@@ -18,10 +18,11 @@ namespace {
 
 bool knownNonDicom(const fs::path& p) {
   static constexpr std::array<std::string_view, 14> kExt = {
-      ".png", ".jpg", ".jpeg", ".json", ".txt", ".md", ".nii", ".gz", ".nrrd", ".vtp",
-      ".stl", ".csv", ".html", ".pdf"};
+      ".png", ".jpg",  ".jpeg", ".json", ".txt", ".md",   ".nii",
+      ".gz",  ".nrrd", ".vtp",  ".stl",  ".csv", ".html", ".pdf"};
   std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   const std::string name = p.filename().string();
   if (!name.empty() && name[0] == '.') return true; // hidden files, our own temporaries
   return std::find(kExt.begin(), kExt.end(), ext) != kExt.end();
@@ -29,7 +30,8 @@ bool knownNonDicom(const fs::path& p) {
 
 bool isDicomDirName(const fs::path& p) {
   std::string name = p.filename().string();
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
   return name == "DICOMDIR";
 }
 
@@ -40,19 +42,22 @@ std::vector<fs::path> filesInDicomDir(const fs::path& dicomdir, Problems& proble
   DcmFileFormat ff;
   const OFCondition c = ff.loadFile(dicomdir.string().c_str());
   if (c.bad()) {
-    problems.push_back({Severity::Error, dicomdir.string(), std::string("unreadable DICOMDIR: ") + c.text()});
+    problems.push_back(
+        {Severity::Error, dicomdir.string(), std::string("unreadable DICOMDIR: ") + c.text()});
     return out;
   }
   DcmSequenceOfItems* records = nullptr;
   if (ff.getDataset()->findAndGetSequence(DCM_DirectoryRecordSequence, records).bad() || !records) {
-    problems.push_back({Severity::Error, dicomdir.string(), "DICOMDIR has no Directory Record Sequence"});
+    problems.push_back(
+        {Severity::Error, dicomdir.string(), "DICOMDIR has no Directory Record Sequence"});
     return out;
   }
   const fs::path base = dicomdir.parent_path();
   for (unsigned long i = 0; i < records->card(); ++i) {
     DcmItem* rec = records->getItem(i);
     OFString id;
-    if (!rec || rec->findAndGetOFStringArray(DCM_ReferencedFileID, id).bad() || id.empty()) continue;
+    if (!rec || rec->findAndGetOFStringArray(DCM_ReferencedFileID, id).bad() || id.empty())
+      continue;
     // Components are separated by backslashes.
     fs::path rel;
     std::string s(id.c_str()), part;
@@ -68,7 +73,8 @@ std::vector<fs::path> filesInDicomDir(const fs::path& dicomdir, Problems& proble
     std::error_code ec;
     if (!fs::exists(full, ec)) {
       // Media written on other systems may differ in case.
-      problems.push_back({Severity::Error, full.string(), "file referenced by DICOMDIR is missing"});
+      problems.push_back(
+          {Severity::Error, full.string(), "file referenced by DICOMDIR is missing"});
       continue;
     }
     out.push_back(full);
@@ -94,16 +100,20 @@ DicomScanResult scanDicom(const fs::path& path, const DicomScanOptions& options,
       candidates.push_back(e.path());
     };
     if (options.recursive) {
-      for (fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec), end;
+      for (fs::recursive_directory_iterator
+               it(path, fs::directory_options::skip_permission_denied, ec),
+           end;
            it != end; it.increment(ec)) {
         if (ec) {
-          result.problems.push_back({Severity::Warning, path.string(), "cannot list folder: " + ec.message()});
+          result.problems.push_back(
+              {Severity::Warning, path.string(), "cannot list folder: " + ec.message()});
           break;
         }
         consider(*it);
       }
     } else {
-      for (const auto& e : fs::directory_iterator(path, ec)) consider(e);
+      for (const auto& e : fs::directory_iterator(path, ec))
+        consider(e);
     }
   } else if (isDicomDirName(path)) {
     candidates = filesInDicomDir(path, result.problems);

@@ -55,13 +55,16 @@ std::string ds(double v) {
 }
 
 void put(DcmItem& item, const DcmTagKey& tag, const std::string& value) {
-  check(item.putAndInsertString(tag, value.c_str()), "cannot set " + DcmTag(tag).toString().substr(0));
+  check(item.putAndInsertString(tag, value.c_str()),
+        "cannot set " + DcmTag(tag).toString().substr(0));
 }
 
 void putIdentity(DcmDataset& d, const SeriesIdentity& id, const std::string& modality,
                  const std::string& sopClass, const std::string& sopInstance) {
-  const std::string study = id.studyInstanceUid.empty() ? deterministicUid(id.seed + "/study") : id.studyInstanceUid;
-  const std::string series = id.seriesInstanceUid.empty() ? deterministicUid(id.seed + "/series") : id.seriesInstanceUid;
+  const std::string study =
+      id.studyInstanceUid.empty() ? deterministicUid(id.seed + "/study") : id.studyInstanceUid;
+  const std::string series =
+      id.seriesInstanceUid.empty() ? deterministicUid(id.seed + "/series") : id.seriesInstanceUid;
   put(d, DCM_SpecificCharacterSet, "ISO_IR 100");
   put(d, DCM_SOPClassUID, sopClass);
   put(d, DCM_SOPInstanceUID, sopInstance);
@@ -77,6 +80,7 @@ void putIdentity(DcmDataset& d, const SeriesIdentity& id, const std::string& mod
   put(d, DCM_ManufacturerModelName, id.modelName);
   put(d, DCM_ReferringPhysicianName, "");
   put(d, DCM_SeriesDescription, id.seriesDescription);
+  put(d, DCM_Laterality, ""); // type 2C: the spine is not a paired body part
   put(d, DCM_PatientName, id.patient.name);
   put(d, DCM_PatientID, id.patient.id);
   put(d, DCM_PatientBirthDate, id.patient.birthDate);
@@ -99,18 +103,26 @@ E_TransferSyntax transferSyntaxFor(DicomCompression c) {
     return EXS_JPEGLSLossless;
   case DicomCompression::Jpeg2000Lossless:
     return EXS_JPEG2000LosslessOnly;
+  case DicomCompression::Jpeg2000Lossy:
+    return EXS_JPEG2000;
   }
   return EXS_LittleEndianExplicit;
 }
 
 // DCMTK has no JPEG 2000 encoder: encode the codestream with OpenJPEG.
-std::vector<uint8_t> encodeJpeg2000Lossless(const int16_t* pixels, uint16_t columns, uint16_t rows) {
+std::vector<uint8_t> encodeJpeg2000(const int16_t* pixels, uint16_t columns, uint16_t rows,
+                                    bool lossy) {
   opj_cparameters_t params;
   opj_set_default_encoder_parameters(&params);
   params.tcp_numlayers = 1;
-  params.tcp_rates[0] = 0; // lossless
+  params.tcp_rates[0] = lossy ? 8.0f : 0.0f; // compression ratio; 0 is lossless
   params.cp_disto_alloc = 1;
-  params.irreversible = 0;
+  params.irreversible = lossy ? 1 : 0;
+  // Each resolution level halves the image: small images allow fewer.
+  int levels = 1;
+  while (levels < 6 && (1 << levels) <= std::min(columns, rows))
+    ++levels;
+  params.numresolution = levels;
   opj_image_cmptparm_t cmpt{};
   cmpt.dx = cmpt.dy = 1;
   cmpt.w = columns;
@@ -120,7 +132,8 @@ std::vector<uint8_t> encodeJpeg2000Lossless(const int16_t* pixels, uint16_t colu
   opj_image_t* image = opj_image_create(1, &cmpt, OPJ_CLRSPC_GRAY);
   image->x1 = columns;
   image->y1 = rows;
-  for (std::size_t i = 0; i < std::size_t(columns) * rows; ++i) image->comps[0].data[i] = pixels[i];
+  for (std::size_t i = 0; i < std::size_t(columns) * rows; ++i)
+    image->comps[0].data[i] = pixels[i];
   opj_codec_t* codec = opj_create_compress(OPJ_CODEC_J2K);
   struct Out {
     std::vector<uint8_t> bytes;
@@ -145,8 +158,9 @@ std::vector<uint8_t> encodeJpeg2000Lossless(const int16_t* pixels, uint16_t colu
     static_cast<Out*>(u)->pos = static_cast<std::size_t>(n);
     return OPJ_TRUE;
   });
-  const bool ok = opj_setup_encoder(codec, &params, image) && opj_start_compress(codec, image, stream) &&
-                  opj_encode(codec, stream) && opj_end_compress(codec, stream);
+  const bool ok = opj_setup_encoder(codec, &params, image) &&
+                  opj_start_compress(codec, image, stream) && opj_encode(codec, stream) &&
+                  opj_end_compress(codec, stream);
   opj_stream_destroy(stream);
   opj_destroy_codec(codec);
   opj_image_destroy(image);
@@ -155,14 +169,14 @@ std::vector<uint8_t> encodeJpeg2000Lossless(const int16_t* pixels, uint16_t colu
   return out.bytes;
 }
 
-void putEncapsulated(DcmDataset& d, std::vector<uint8_t> codestream) {
+void putEncapsulated(DcmDataset& d, std::vector<uint8_t> codestream, E_TransferSyntax xfer) {
   auto* pixel = new DcmPixelData(DCM_PixelData);
   auto* seq = new DcmPixelSequence(DcmTag(DCM_PixelData, EVR_OB));
   seq->insert(new DcmPixelItem(DcmTag(DCM_Item, EVR_OB))); // empty offset table
   auto* frag = new DcmPixelItem(DcmTag(DCM_Item, EVR_OB));
   check(frag->putUint8Array(codestream.data(), static_cast<Uint32>(codestream.size())), "fragment");
   seq->insert(frag);
-  pixel->putOriginalRepresentation(EXS_JPEG2000LosslessOnly, nullptr, seq);
+  pixel->putOriginalRepresentation(xfer, nullptr, seq);
   check(d.insert(pixel, OFTrue), "insert encapsulated pixel data");
 }
 
@@ -179,7 +193,8 @@ std::string deterministicUid(std::string_view seed) {
   // Two FNV-1a 64-bit hashes with different offsets make a 128-bit number,
   // written in decimal under 2.25 as PS3.5 B.2 allows.
   auto fnv = [&](uint64_t h) {
-    for (unsigned char c : seed) h = (h ^ c) * 1099511628211ull;
+    for (unsigned char c : seed)
+      h = (h ^ c) * 1099511628211ull;
     return h;
   };
   const unsigned __int128 v = (static_cast<unsigned __int128>(fnv(14695981039346656037ull)) << 64) |
@@ -205,12 +220,14 @@ const char* compressionName(DicomCompression c) {
     return "JPEG-LS lossless";
   case DicomCompression::Jpeg2000Lossless:
     return "JPEG 2000 lossless";
+  case DicomCompression::Jpeg2000Lossy:
+    return "JPEG 2000 lossy";
   }
   return "?";
 }
 
-std::vector<fs::path> writeCtSeries(const Volume& v, const fs::path& folder, const SeriesIdentity& id,
-                                    const CtWriteOptions& options) {
+std::vector<fs::path> writeCtSeries(const Volume& v, const fs::path& folder,
+                                    const SeriesIdentity& id, const CtWriteOptions& options) {
   ensureEncodersRegistered();
   fs::create_directories(folder);
   std::vector<fs::path> paths;
@@ -218,12 +235,6 @@ std::vector<fs::path> writeCtSeries(const Volume& v, const fs::path& folder, con
   const std::string frameOfReference =
       id.frameOfReferenceUid.empty() ? deterministicUid(id.seed + "/for") : id.frameOfReferenceUid;
   const std::size_t sliceVoxels = v.size[0] * v.size[1];
-  int16_t minHu = 0, maxHu = 0;
-  if (!v.hu.empty()) {
-    const auto [mn, mx] = std::minmax_element(v.hu.begin(), v.hu.end());
-    minHu = *mn;
-    maxHu = *mx;
-  }
   for (std::size_t k = 0; k < v.size[2]; ++k) {
     DcmFileFormat ff;
     DcmDataset& d = *ff.getDataset();
@@ -238,10 +249,12 @@ std::vector<fs::path> writeCtSeries(const Volume& v, const fs::path& folder, con
     put(d, DCM_PatientPosition, "HFS");
     const Vec3 ipp = v.indexToLps({0, 0, double(k)});
     put(d, DCM_ImagePositionPatient, ds(ipp.x) + "\\" + ds(ipp.y) + "\\" + ds(ipp.z));
-    put(d, DCM_ImageOrientationPatient, ds(rowDir.x) + "\\" + ds(rowDir.y) + "\\" + ds(rowDir.z) + "\\" +
-                                            ds(colDir.x) + "\\" + ds(colDir.y) + "\\" + ds(colDir.z));
+    put(d, DCM_ImageOrientationPatient,
+        ds(rowDir.x) + "\\" + ds(rowDir.y) + "\\" + ds(rowDir.z) + "\\" + ds(colDir.x) + "\\" +
+            ds(colDir.y) + "\\" + ds(colDir.z));
     put(d, DCM_PixelSpacing, ds(v.spacingMm.y) + "\\" + ds(v.spacingMm.x));
-    put(d, DCM_SliceThickness, ds(options.sliceThicknessMm > 0 ? options.sliceThicknessMm : v.spacingMm.z));
+    put(d, DCM_SliceThickness,
+        ds(options.sliceThicknessMm > 0 ? options.sliceThicknessMm : v.spacingMm.z));
     put(d, DCM_SliceLocation, ds(dot(ipp, v.directionLps.column(2))));
     check(d.putAndInsertUint16(DCM_SamplesPerPixel, 1), "spp");
     put(d, DCM_PhotometricInterpretation, "MONOCHROME2");
@@ -256,14 +269,18 @@ std::vector<fs::path> writeCtSeries(const Volume& v, const fs::path& folder, con
     put(d, DCM_RescaleType, "HU");
     put(d, DCM_WindowCenter, "400");
     put(d, DCM_WindowWidth, "2000");
-    (void)minHu;
-    (void)maxHu;
     const int16_t* slice = v.hu.data() + k * sliceVoxels;
-    const fs::path path = folder / (options.filePrefix + std::to_string(100000 + k).substr(1) + ".dcm");
+    const fs::path path =
+        folder / (options.filePrefix + std::to_string(100000 + k).substr(1) + ".dcm");
     E_TransferSyntax xfer = transferSyntaxFor(options.compression);
-    if (options.compression == DicomCompression::Jpeg2000Lossless) {
-      putEncapsulated(d, encodeJpeg2000Lossless(slice, static_cast<uint16_t>(v.size[0]),
-                                                static_cast<uint16_t>(v.size[1])));
+    const bool j2k = options.compression == DicomCompression::Jpeg2000Lossless ||
+                     options.compression == DicomCompression::Jpeg2000Lossy;
+    if (j2k) {
+      const bool lossy = options.compression == DicomCompression::Jpeg2000Lossy;
+      putEncapsulated(d,
+                      encodeJpeg2000(slice, static_cast<uint16_t>(v.size[0]),
+                                     static_cast<uint16_t>(v.size[1]), lossy),
+                      xfer);
     } else {
       check(d.putAndInsertUint16Array(DCM_PixelData, reinterpret_cast<const Uint16*>(slice),
                                       static_cast<unsigned long>(sliceVoxels)),
@@ -278,11 +295,13 @@ std::vector<fs::path> writeCtSeries(const Volume& v, const fs::path& folder, con
         check(d.chooseRepresentation(xfer, nullptr), path.string() + ": encoding");
       }
     }
-    if (options.compression != DicomCompression::None && options.compression != DicomCompression::Jpeg2000Lossless &&
-        !d.canWriteXfer(xfer))
-      throw std::runtime_error(path.string() + ": encoder for " + compressionName(options.compression) +
-                               " did not produce data");
-    if (options.compression != DicomCompression::None) {
+    if (options.compression != DicomCompression::None && !j2k && !d.canWriteXfer(xfer))
+      throw std::runtime_error(path.string() + ": encoder for " +
+                               compressionName(options.compression) + " did not produce data");
+    if (options.compression == DicomCompression::Jpeg2000Lossy) {
+      put(d, DCM_LossyImageCompression, "01");
+      put(d, DCM_LossyImageCompressionMethod, "ISO_15444_1");
+    } else if (options.compression != DicomCompression::None) {
       put(d, DCM_LossyImageCompression, "00");
     }
     saveAtomically(ff, path, xfer);
@@ -303,7 +322,8 @@ void putPositionerLegacy(DcmItem& d, const CArmPositioner& p) {
   putOptional(d, DCM_DistanceSourceToDetector, p.sourceToDetectorMm);
   putOptional(d, DCM_DistanceSourceToPatient, p.sourceToPatientMm);
   if (p.imagerPixelSpacingMm)
-    put(d, DCM_ImagerPixelSpacing, ds((*p.imagerPixelSpacingMm)[0]) + "\\" + ds((*p.imagerPixelSpacingMm)[1]));
+    put(d, DCM_ImagerPixelSpacing,
+        ds((*p.imagerPixelSpacingMm)[0]) + "\\" + ds((*p.imagerPixelSpacingMm)[1]));
   putOptional(d, DCM_EstimatedRadiographicMagnificationFactor, p.magnificationFactor);
   putOptional(d, DCM_IntensifierSize, p.intensifierSizeMm);
   putOptional(d, DCM_TableHeight, p.tableHeightMm);
@@ -327,7 +347,9 @@ DcmItem* newSequenceItem(DcmItem& parent, const DcmTagKey& seq) {
   return item;
 }
 
-void putFD(DcmItem& item, const DcmTagKey& tag, double v) { check(item.putAndInsertFloat64(tag, v), "FD"); }
+void putFD(DcmItem& item, const DcmTagKey& tag, double v) {
+  check(item.putAndInsertFloat64(tag, v), "FD");
+}
 void putFL(DcmItem& item, const DcmTagKey& tag, double v) {
   check(item.putAndInsertFloat32(tag, static_cast<Float32>(v)), "FL");
 }
@@ -335,20 +357,23 @@ void putFL(DcmItem& item, const DcmTagKey& tag, double v) {
 } // namespace
 
 void writeXRayRun(const XRayRunSpec& spec, const fs::path& file) {
-  if (spec.frames.empty()) throw std::runtime_error(file.string() + ": a run needs at least one frame");
+  if (spec.frames.empty())
+    throw std::runtime_error(file.string() + ": a run needs at least one frame");
   const std::size_t pixels = std::size_t(spec.rows) * spec.columns;
   for (const auto& f : spec.frames)
-    if (f.size() != pixels) throw std::runtime_error(file.string() + ": frame size does not match rows x columns");
+    if (f.size() != pixels)
+      throw std::runtime_error(file.string() + ": frame size does not match rows x columns");
   DcmFileFormat ff;
   DcmDataset& d = *ff.getDataset();
-  const std::string sopClass = spec.enhanced ? UID_EnhancedXAImageStorage
+  const std::string sopClass = spec.enhanced           ? UID_EnhancedXAImageStorage
                                : spec.modality == "RF" ? UID_XRayRadiofluoroscopicImageStorage
                                                        : UID_XRayAngiographicImageStorage;
-  const std::string sop = deterministicUid(spec.identity.seed + "/run/" + std::to_string(spec.instanceNumber));
+  const std::string sop =
+      deterministicUid(spec.identity.seed + "/run/" + std::to_string(spec.instanceNumber));
   putIdentity(d, spec.identity, spec.modality, sopClass, sop);
   put(d, DCM_InstanceNumber, std::to_string(spec.instanceNumber));
   put(d, DCM_PatientPosition, spec.patientPosition);
-  if (!spec.patientOrientation.empty()) put(d, DCM_PatientOrientation, spec.patientOrientation);
+  put(d, DCM_PatientOrientation, spec.patientOrientation); // type 2C: empty when unknown
   const bool eightBit = spec.bitsStored <= 8;
   check(d.putAndInsertUint16(DCM_SamplesPerPixel, 1), "spp");
   put(d, DCM_PhotometricInterpretation, "MONOCHROME2");
@@ -366,7 +391,8 @@ void writeXRayRun(const XRayRunSpec& spec, const fs::path& file) {
     put(d, DCM_ImageType, "ORIGINAL\\PRIMARY\\SINGLE PLANE");
     put(d, DCM_PixelIntensityRelationship, "LIN");
     put(d, DCM_KVP, spec.exposure.kvp ? ds(*spec.exposure.kvp) : "");
-    put(d, DCM_RadiationSetting, spec.exposure.radiationSetting.empty() ? "SC" : spec.exposure.radiationSetting);
+    put(d, DCM_RadiationSetting,
+        spec.exposure.radiationSetting.empty() ? "SC" : spec.exposure.radiationSetting);
     putPositionerLegacy(d, spec.positioner);
     if (!spec.positioner.primaryAngleDeg) put(d, DCM_PositionerPrimaryAngle, "");
     if (!spec.positioner.secondaryAngleDeg) put(d, DCM_PositionerSecondaryAngle, "");
@@ -375,6 +401,7 @@ void writeXRayRun(const XRayRunSpec& spec, const fs::path& file) {
     if (!spec.exposure.exposureTimeMs) put(d, DCM_ExposureTime, "");
     if (!spec.exposure.tubeCurrentMA) put(d, DCM_XRayTubeCurrent, "");
     put(d, DCM_Exposure, "");
+    put(d, DCM_PositionerMotion, "STATIC");
   } else {
     put(d, DCM_ImageType, "ORIGINAL\\PRIMARY\\SINGLE PLANE\\NONE");
     put(d, DCM_ContentQualification, "PRODUCT");
@@ -384,24 +411,27 @@ void writeXRayRun(const XRayRunSpec& spec, const fs::path& file) {
       DcmItem* pf = newSequenceItem(d, DCM_PerFrameFunctionalGroupsSequence);
       DcmItem* content = newSequenceItem(*pf, DCM_FrameContentSequence);
       put(*content, DCM_FrameAcquisitionNumber, std::to_string(f + 1));
-      const CArmPositioner& p = f < spec.framePositioners.size() ? spec.framePositioners[f] : spec.positioner;
-      const XRayExposure& e = f < spec.frameExposures.size() ? spec.frameExposures[f] : spec.exposure;
+      const CArmPositioner& p =
+          f < spec.framePositioners.size() ? spec.framePositioners[f] : spec.positioner;
+      const XRayExposure& e =
+          f < spec.frameExposures.size() ? spec.frameExposures[f] : spec.exposure;
       DcmItem* pos = newSequenceItem(*pf, DCM_PositionerPositionSequence);
-      if (p.primaryAngleDeg) putFL(*pos, DCM_PositionerPrimaryAngle, *p.primaryAngleDeg);
-      if (p.secondaryAngleDeg) putFL(*pos, DCM_PositionerSecondaryAngle, *p.secondaryAngleDeg);
+      if (p.primaryAngleDeg) put(*pos, DCM_PositionerPrimaryAngle, ds(*p.primaryAngleDeg));
+      if (p.secondaryAngleDeg) put(*pos, DCM_PositionerSecondaryAngle, ds(*p.secondaryAngleDeg));
       DcmItem* geo = newSequenceItem(*pf, DCM_XRayGeometrySequence);
       if (p.sourceToIsocenterMm) putFL(*geo, DCM_DistanceSourceToIsocenter, *p.sourceToIsocenterMm);
-      if (p.sourceToDetectorMm) putFL(*geo, DCM_DistanceSourceToDetector, *p.sourceToDetectorMm);
+      if (p.sourceToDetectorMm) put(*geo, DCM_DistanceSourceToDetector, ds(*p.sourceToDetectorMm));
       DcmItem* det = newSequenceItem(*pf, DCM_FrameDetectorParametersSequence);
       if (p.sourceToPatientMm) put(*det, DCM_DistanceSourceToPatient, ds(*p.sourceToPatientMm));
       if (p.imagerPixelSpacingMm)
         put(*det, DCM_ImagerPixelSpacing,
             ds((*p.imagerPixelSpacingMm)[0]) + "\\" + ds((*p.imagerPixelSpacingMm)[1]));
       DcmItem* acq = newSequenceItem(*pf, DCM_FrameAcquisitionSequence);
-      if (e.kvp) putFD(*acq, DCM_KVP, *e.kvp); // KVP is DS; DCMTK converts on insert
+      if (e.kvp) put(*acq, DCM_KVP, ds(*e.kvp));
       if (e.tubeCurrentMA) putFD(*acq, DCM_XRayTubeCurrentInmA, *e.tubeCurrentMA);
       if (e.exposureTimeMs) putFD(*acq, DCM_ExposureTimeInms, *e.exposureTimeMs);
-      if (e.areaDoseProductDGyCm2) put(*acq, DCM_ImageAndFluoroscopyAreaDoseProduct, ds(*e.areaDoseProductDGyCm2));
+      if (e.areaDoseProductDGyCm2)
+        put(*acq, DCM_ImageAndFluoroscopyAreaDoseProduct, ds(*e.areaDoseProductDGyCm2));
       if (e.entranceDoseMGy) put(*acq, DCM_EntranceDoseInmGy, ds(*e.entranceDoseMGy));
     }
   }
@@ -409,13 +439,18 @@ void writeXRayRun(const XRayRunSpec& spec, const fs::path& file) {
   if (eightBit) {
     std::vector<Uint8> bytes(pixels * spec.frames.size());
     for (std::size_t f = 0; f < spec.frames.size(); ++f)
-      for (std::size_t i = 0; i < pixels; ++i) bytes[f * pixels + i] = static_cast<Uint8>(std::min<uint16_t>(spec.frames[f][i], 255));
-    check(d.putAndInsertUint8Array(DCM_PixelData, bytes.data(), static_cast<unsigned long>(bytes.size())), "pixel data");
+      for (std::size_t i = 0; i < pixels; ++i)
+        bytes[f * pixels + i] = static_cast<Uint8>(std::min<uint16_t>(spec.frames[f][i], 255));
+    check(d.putAndInsertUint8Array(DCM_PixelData, bytes.data(),
+                                   static_cast<unsigned long>(bytes.size())),
+          "pixel data");
   } else {
     std::vector<Uint16> words(pixels * spec.frames.size());
     for (std::size_t f = 0; f < spec.frames.size(); ++f)
       std::memcpy(words.data() + f * pixels, spec.frames[f].data(), pixels * 2);
-    check(d.putAndInsertUint16Array(DCM_PixelData, words.data(), static_cast<unsigned long>(words.size())), "pixel data");
+    check(d.putAndInsertUint16Array(DCM_PixelData, words.data(),
+                                    static_cast<unsigned long>(words.size())),
+          "pixel data");
   }
   saveAtomically(ff, file, EXS_LittleEndianExplicit);
 }

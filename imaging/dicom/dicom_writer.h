@@ -20,7 +20,8 @@ std::string deterministicUid(std::string_view seed);
 struct SeriesIdentity {
   PatientIdentity patient{"FP-SAMPLE-001", "Sample^Phantom", "19700101"};
   std::string patientSex = "O";
-  std::string studyInstanceUid, seriesInstanceUid, frameOfReferenceUid; // empty: derived from `seed`
+  std::string studyInstanceUid, seriesInstanceUid,
+      frameOfReferenceUid; // empty: derived from `seed`
   std::string seed = "fluoroplan";
   std::string studyDate = "20260101", studyTime = "080000";
   std::string studyId = "1", accessionNumber;
@@ -29,7 +30,14 @@ struct SeriesIdentity {
   std::string manufacturer = "FluoroPlan", modelName = "sample generator";
 };
 
-enum class DicomCompression { None, RleLossless, JpegLossless, JpegLsLossless, Jpeg2000Lossless };
+enum class DicomCompression {
+  None,
+  RleLossless,
+  JpegLossless,
+  JpegLsLossless,
+  Jpeg2000Lossless,
+  Jpeg2000Lossy
+};
 const char* compressionName(DicomCompression c);
 
 struct CtWriteOptions {
@@ -40,7 +48,8 @@ struct CtWriteOptions {
 
 // Writes one file per slice into `folder` (created). Returns the paths in
 // slice order. Throws std::runtime_error naming the file on failure.
-std::vector<std::filesystem::path> writeCtSeries(const Volume& volume, const std::filesystem::path& folder,
+std::vector<std::filesystem::path> writeCtSeries(const Volume& volume,
+                                                 const std::filesystem::path& folder,
                                                  const SeriesIdentity& identity,
                                                  const CtWriteOptions& options = {});
 
@@ -49,13 +58,13 @@ struct XRayRunSpec {
   std::string modality = "XA"; // or "RF"
   bool enhanced = false;       // Enhanced XA with functional groups
   uint16_t rows = 0, columns = 0;
-  uint16_t bitsStored = 12;    // 8 writes 8-bit pixels, otherwise 16-bit
+  uint16_t bitsStored = 12;                  // 8 writes 8-bit pixels, otherwise 16-bit
   std::vector<std::vector<uint16_t>> frames; // row-major samples per frame
   double frameTimeMs = 100;
   std::string patientPosition = "HFP";
-  std::string patientOrientation; // e.g. "L\\F"; empty: omitted
-  CArmPositioner positioner;       // legacy: for the whole run
-  XRayExposure exposure;           // legacy: for the whole image
+  std::string patientOrientation;               // e.g. "L\\F"; empty: omitted
+  CArmPositioner positioner;                    // legacy: for the whole run
+  XRayExposure exposure;                        // legacy: for the whole image
   std::vector<CArmPositioner> framePositioners; // enhanced: one per frame
   std::vector<XRayExposure> frameExposures;     // enhanced: one per frame
   int instanceNumber = 1;

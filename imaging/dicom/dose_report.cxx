@@ -10,11 +10,12 @@ using namespace dicom;
 
 namespace {
 
-constexpr const char* kIrradiationEvent = "113706";       // Irradiation Event X-Ray Data
-constexpr const char* kAccumulatedXRayDose = "113702";    // Accumulated X-Ray Dose Data
-constexpr const char* kAccumulatedProjection = "113704";  // Accumulated Projection X-Ray Dose
-constexpr const char* kAccumulatedFluoroAcq = "113854";   // Accumulated Fluoroscopy / acquisition (TID 10004)
-constexpr const char* kAccumulatedTotalProj = "113701";   // report root; never a container here
+constexpr const char* kIrradiationEvent = "113706";      // Irradiation Event X-Ray Data
+constexpr const char* kAccumulatedXRayDose = "113702";   // Accumulated X-Ray Dose Data
+constexpr const char* kAccumulatedProjection = "113704"; // Accumulated Projection X-Ray Dose
+constexpr const char* kAccumulatedFluoroAcq =
+    "113854"; // Accumulated Fluoroscopy / acquisition (TID 10004)
+constexpr const char* kAccumulatedTotalProj = "113701"; // report root; never a container here
 
 std::pair<std::string, std::string> conceptOf(DcmItem& item) {
   DcmItem* c = nullptr;
@@ -47,17 +48,19 @@ void walk(DcmItem& item, DoseReportSummary& out, bool inAccumulated, int depth) 
       if (child->findAndGetSequenceItem(DCM_MeasuredValueSequence, mv, 0).good() && mv) {
         n.rawValue = stringValue(*mv, DCM_NumericValue);
         if (valueMultiplicity(*mv, DCM_NumericValue) > 1)
-          out.problems.push_back({Severity::Warning, out.path,
-                                  "'" + meaning + "' holds several values (" + n.rawValue + "); the first is shown"});
+          out.problems.push_back(
+              {Severity::Warning, out.path,
+               "'" + meaning + "' holds several values (" + n.rawValue + "); the first is shown"});
         n.value = numberValue(*mv, DCM_NumericValue);
         DcmItem* unit = nullptr;
         if (mv->findAndGetSequenceItem(DCM_MeasurementUnitsCodeSequence, unit, 0).good() && unit)
           n.unit = stringValue(*unit, DCM_CodeValue);
       }
       if (!n.value)
-        out.problems.push_back({Severity::Warning, out.path,
-                                "'" + meaning + "' has no usable numeric value" +
-                                    (n.rawValue.empty() ? std::string() : " ('" + n.rawValue + "')")});
+        out.problems.push_back(
+            {Severity::Warning, out.path,
+             "'" + meaning + "' has no usable numeric value" +
+                 (n.rawValue.empty() ? std::string() : " ('" + n.rawValue + "')")});
       out.accumulatedTotals.push_back(std::move(n));
     } else if (valueType == "CODE" && code == "121058" /* Procedure reported */) {
       DcmItem* v = nullptr;
@@ -72,7 +75,8 @@ void walk(DcmItem& item, DoseReportSummary& out, bool inAccumulated, int depth) 
 DoseReportSummary readDoseReportSummary(const DicomFile& file) {
   const DicomHeader& h = file.header();
   if (h.kind != DicomObjectKind::DoseReport)
-    throw DicomFileError(h.path, "not an X-Ray Radiation Dose SR (SOP Class " + h.sopClassUid + ")");
+    throw DicomFileError(h.path,
+                         "not an X-Ray Radiation Dose SR (SOP Class " + h.sopClassUid + ")");
   DcmDataset& ds = *file.impl().dataset();
   DoseReportSummary out;
   out.path = h.path;
@@ -85,7 +89,8 @@ DoseReportSummary readDoseReportSummary(const DicomFile& file) {
                             "root concept is '" + root.second + "' (" + root.first +
                                 "), not 'X-Ray Radiation Dose Report' (113701)"});
   if (!out.templateId.empty() && out.templateId != "10001")
-    out.problems.push_back({Severity::Warning, h.path, "template " + out.templateId + ", not TID 10001"});
+    out.problems.push_back(
+        {Severity::Warning, h.path, "template " + out.templateId + ", not TID 10001"});
   walk(ds, out, false, 0);
   return out;
 }

@@ -13,8 +13,8 @@
 namespace fluoroplan {
 
 struct SrNumber {
-  std::string conceptCode;    // e.g. 113722
-  std::string conceptMeaning; // e.g. "Dose Area Product Total"
+  std::string conceptCode;     // e.g. 113722
+  std::string conceptMeaning;  // e.g. "Dose Area Product Total"
   std::optional<double> value; // empty when the vendor left it empty or unparsable
   std::string rawValue;        // as written
   std::string unit;            // code value, e.g. "Gy.m2" (or a vendor's "Gym2")
@@ -26,7 +26,7 @@ struct DoseReportSummary {
   std::string procedureReported; // code meaning
   std::size_t irradiationEvents = 0;
   std::vector<SrNumber> accumulatedTotals; // numbers of the accumulated-dose containers
-  Problems problems;                        // vendor deviations noticed while reading
+  Problems problems;                       // vendor deviations noticed while reading
 };
 
 // Throws DicomFileError when the file is not a dose report.

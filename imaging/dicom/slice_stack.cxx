@@ -14,15 +14,18 @@ std::string mm(double v) {
   s.precision(3);
   s << std::fixed << v;
   std::string r = s.str();
-  while (r.size() > 1 && r.back() == '0') r.pop_back();
+  while (r.size() > 1 && r.back() == '0')
+    r.pop_back();
   if (r.back() == '.') r.pop_back();
   return r;
 }
 } // namespace
 
-SliceStack analyseSliceStack(const std::vector<DicomHeader>& slices, const SliceStackTolerances& tol) {
+SliceStack analyseSliceStack(const std::vector<DicomHeader>& slices,
+                             const SliceStackTolerances& tol) {
   SliceStack s;
-  const std::string series = slices.empty() ? std::string() : "series " + slices.front().seriesInstanceUid;
+  const std::string series =
+      slices.empty() ? std::string() : "series " + slices.front().seriesInstanceUid;
   auto fail = [&](const std::string& file, const std::string& msg) {
     s.problems.push_back({Severity::Error, file, msg});
   };
@@ -58,11 +61,15 @@ SliceStack analyseSliceStack(const std::vector<DicomHeader>& slices, const Slice
   };
   std::vector<std::vector<std::size_t>> groups;
   for (std::size_t i : candidates) {
-    auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& grp) { return sameGeometry(grp.front(), i); });
-    if (g == groups.end()) groups.push_back({i});
-    else g->push_back(i);
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const auto& grp) { return sameGeometry(grp.front(), i); });
+    if (g == groups.end())
+      groups.push_back({i});
+    else
+      g->push_back(i);
   }
-  std::stable_sort(groups.begin(), groups.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const auto& a, const auto& b) { return a.size() > b.size(); });
   const std::vector<std::size_t>& kept = groups.front();
   for (std::size_t g = 1; g < groups.size(); ++g) {
     for (std::size_t i : groups[g]) {
@@ -91,7 +98,8 @@ SliceStack analyseSliceStack(const std::vector<DicomHeader>& slices, const Slice
 
   // 3. Sort along the normal; drop duplicated positions.
   std::vector<std::pair<double, std::size_t>> pos;
-  for (std::size_t i : kept) pos.push_back({dot(*slices[i].imagePositionLps, s.normal), i});
+  for (std::size_t i : kept)
+    pos.push_back({dot(*slices[i].imagePositionLps, s.normal), i});
   std::stable_sort(pos.begin(), pos.end(), [&](const auto& a, const auto& b) {
     if (a.first != b.first) return a.first < b.first;
     return slices[a.second].instanceNumber < slices[b.second].instanceNumber;
@@ -106,12 +114,14 @@ SliceStack analyseSliceStack(const std::vector<DicomHeader>& slices, const Slice
     }
     unique.push_back(p);
   }
-  for (const auto& p : unique) s.order.push_back(p.second);
+  for (const auto& p : unique)
+    s.order.push_back(p.second);
   s.originLps = *slices[s.order.front()].imagePositionLps;
 
   if (s.order.size() == 1) {
     // A single slice: a one-voxel-thick volume; its thickness is unknown.
-    s.spacingMm[2] = ref.sliceThicknessMm.value_or(1.0) > 0 ? ref.sliceThicknessMm.value_or(1.0) : 1.0;
+    s.spacingMm[2] =
+        ref.sliceThicknessMm.value_or(1.0) > 0 ? ref.sliceThicknessMm.value_or(1.0) : 1.0;
     s.problems.push_back({Severity::Warning, series, "series has a single slice: no 3D volume"});
     s.usable = true;
     return s;
@@ -119,7 +129,8 @@ SliceStack analyseSliceStack(const std::vector<DicomHeader>& slices, const Slice
 
   // 4. Spacing from positions, gaps and unevenness.
   std::vector<double> steps;
-  for (std::size_t k = 1; k < unique.size(); ++k) steps.push_back(unique[k].first - unique[k - 1].first);
+  for (std::size_t k = 1; k < unique.size(); ++k)
+    steps.push_back(unique[k].first - unique[k - 1].first);
   std::vector<double> sorted = steps;
   std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
   const double median = sorted[sorted.size() / 2];
@@ -128,8 +139,8 @@ SliceStack analyseSliceStack(const std::vector<DicomHeader>& slices, const Slice
   for (std::size_t k = 0; k < steps.size(); ++k) {
     if (std::abs(steps[k] - median) <= allowed) continue;
     even = false;
-    SliceGap g{k, unique[k].first, unique[k + 1].first, steps[k], median,
-               static_cast<int>(std::lround(steps[k] / median)) - 1};
+    SliceGap g{k,        unique[k].first, unique[k + 1].first,
+               steps[k], median,          static_cast<int>(std::lround(steps[k] / median)) - 1};
     s.gaps.push_back(g);
     std::ostringstream why;
     if (steps[k] > median) {
@@ -161,7 +172,8 @@ SliceStack analyseSliceStack(const std::vector<DicomHeader>& slices, const Slice
   }
   if (!even) {
     fail(series, "slice spacing is not regular (" + std::to_string(s.gaps.size()) +
-                     " gap(s) or uneven step(s)); the volume is not built rather than drawn with wrong geometry");
+                     " gap(s) or uneven step(s)); the volume is not built rather than drawn with "
+                     "wrong geometry");
   }
   s.usable = even && !tilted;
   return s;

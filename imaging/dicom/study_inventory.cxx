@@ -18,7 +18,8 @@ StudyInventory buildInventory(DicomScanResult scan) {
 
   std::map<std::string, std::size_t> seriesIndex;
   auto notePatient = [&](const PatientIdentity& p) {
-    if (std::find(inv.patients.begin(), inv.patients.end(), p) == inv.patients.end()) inv.patients.push_back(p);
+    if (std::find(inv.patients.begin(), inv.patients.end(), p) == inv.patients.end())
+      inv.patients.push_back(p);
   };
   for (std::size_t i = 0; i < inv.files.size(); ++i) {
     const DicomFile& f = inv.files[i];
@@ -54,7 +55,8 @@ StudyInventory buildInventory(DicomScanResult scan) {
           e.dose.exposureTimeMs += x.exposureTimeMs.value_or(0);
         };
         if (perFrame)
-          for (const auto& fr : e.run.frames) add(fr.exposure);
+          for (const auto& fr : e.run.frames)
+            add(fr.exposure);
         else
           add(e.run.exposure);
         inv.runs.push_back(std::move(e));
@@ -67,8 +69,8 @@ StudyInventory buildInventory(DicomScanResult scan) {
         break;
       }
       default:
-        inv.otherObjects.push_back(h.path + ": " + kindName(h.kind) + " (" + h.modality + ", SOP Class " +
-                                   h.sopClassUid + ")");
+        inv.otherObjects.push_back(h.path + ": " + kindName(h.kind) + " (" + h.modality +
+                                   ", SOP Class " + h.sopClassUid + ")");
       }
     } catch (const DicomFileError& e) {
       inv.problems.push_back({Severity::Error, e.file(), e.problem()});
@@ -76,17 +78,21 @@ StudyInventory buildInventory(DicomScanResult scan) {
   }
   for (auto& s : inv.volumeSeries) {
     std::vector<DicomHeader> headers;
-    for (std::size_t i : s.files) headers.push_back(inv.files[i].header());
+    for (std::size_t i : s.files)
+      headers.push_back(inv.files[i].header());
     s.stack = analyseSliceStack(headers);
     // Map the stack's order (indices into `headers`) back to inventory files.
-    for (auto& k : s.stack.order) k = s.files[k];
+    for (auto& k : s.stack.order)
+      k = s.files[k];
     inv.problems.insert(inv.problems.end(), s.stack.problems.begin(), s.stack.problems.end());
   }
   if (inv.patients.size() > 1) {
     std::string who;
-    for (const auto& p : inv.patients) who += (who.empty() ? "" : "; ") + p.id + " / " + p.name + " / " + p.birthDate;
-    inv.problems.push_back({Severity::Warning, "", "objects of " + std::to_string(inv.patients.size()) +
-                                                       " different patients (ID / name / birth date): " + who});
+    for (const auto& p : inv.patients)
+      who += (who.empty() ? "" : "; ") + p.id + " / " + p.name + " / " + p.birthDate;
+    inv.problems.push_back({Severity::Warning, "",
+                            "objects of " + std::to_string(inv.patients.size()) +
+                                " different patients (ID / name / birth date): " + who});
   }
   return inv;
 }
@@ -95,7 +101,8 @@ VolumeSeriesLoad loadVolume(const StudyInventory& inv, std::size_t seriesIndex, 
                             const ProgressCallback& progress) {
   const VolumeSeriesEntry& e = inv.volumeSeries.at(seriesIndex);
   std::vector<DicomFile> slices;
-  for (std::size_t i : e.files) slices.push_back(inv.files[i]);
+  for (std::size_t i : e.files)
+    slices.push_back(inv.files[i]);
   return loadVolumeSeries(slices, threads, progress);
 }
 

@@ -49,7 +49,8 @@ struct StudyInventory {
   std::size_t filesLookedAt = 0;
 };
 
-StudyInventory buildInventory(const std::filesystem::path& path, const DicomScanOptions& options = {},
+StudyInventory buildInventory(const std::filesystem::path& path,
+                              const DicomScanOptions& options = {},
                               const ProgressCallback& progress = {});
 StudyInventory buildInventory(DicomScanResult scan);
 

@@ -36,9 +36,12 @@ struct Lookup {
         bool ok = true;
         for (unsigned long i = 0; i < 2 && ok; ++i) {
           Float64 f;
-          if (el->getFloat64(f, i).good()) v[i] = f;
-          else if (el->getOFString(s, i).good() && !s.empty()) v[i] = std::strtod(s.c_str(), nullptr);
-          else ok = false;
+          if (el->getFloat64(f, i).good())
+            v[i] = f;
+          else if (el->getOFString(s, i).good() && !s.empty())
+            v[i] = std::strtod(s.c_str(), nullptr);
+          else
+            ok = false;
         }
         if (ok) return std::array<double, 2>{v[0], v[1]};
       }
@@ -94,7 +97,8 @@ XRayExposure readExposure(const Lookup& l) {
 
 DcmItem* groupItem(DcmDataset& ds, const DcmTagKey& seqTag, unsigned long index) {
   DcmItem* item = nullptr;
-  if (ds.findAndGetSequenceItem(seqTag, item, static_cast<signed long>(index)).bad()) return nullptr;
+  if (ds.findAndGetSequenceItem(seqTag, item, static_cast<signed long>(index)).bad())
+    return nullptr;
   return item;
 }
 
@@ -103,25 +107,30 @@ DcmItem* groupItem(DcmDataset& ds, const DcmTagKey& seqTag, unsigned long index)
 XRayRun readXRayRun(const DicomFile& file) {
   const DicomHeader& h = file.header();
   if (h.kind != DicomObjectKind::XRayRun && h.kind != DicomObjectKind::EnhancedXRayRun)
-    throw DicomFileError(h.path, "not an XA or RF image (SOP Class " + h.sopClassUid + ", modality " + h.modality + ")");
+    throw DicomFileError(h.path, "not an XA or RF image (SOP Class " + h.sopClassUid +
+                                     ", modality " + h.modality + ")");
   DcmDataset& ds = *file.impl().dataset();
   XRayRun run;
   run.header = h;
   run.patientPosition = stringValue(ds, DCM_PatientPosition);
   OFString orient;
-  if (ds.findAndGetOFStringArray(DCM_PatientOrientation, orient).good()) run.patientOrientation = orient.c_str();
+  if (ds.findAndGetOFStringArray(DCM_PatientOrientation, orient).good())
+    run.patientOrientation = orient.c_str();
   run.frameTimeMs = numberValue(ds, DCM_FrameTime);
   run.cineRateHz = numberValue(ds, DCM_CineRate);
-  if (!run.frameTimeMs && run.cineRateHz && *run.cineRateHz > 0) run.frameTimeMs = 1000.0 / *run.cineRateHz;
+  if (!run.frameTimeMs && run.cineRateHz && *run.cineRateHz > 0)
+    run.frameTimeMs = 1000.0 / *run.cineRateHz;
   const std::vector<double> frameTimeVector = numberValues(ds, DCM_FrameTimeVector);
   run.primaryAngleIncrementsDeg = numberValues(ds, DCM_PositionerPrimaryAngleIncrement);
   run.secondaryAngleIncrementsDeg = numberValues(ds, DCM_PositionerSecondaryAngleIncrement);
-  run.rotational = run.primaryAngleIncrementsDeg.size() > 1 || run.secondaryAngleIncrementsDeg.size() > 1;
+  run.rotational =
+      run.primaryAngleIncrementsDeg.size() > 1 || run.secondaryAngleIncrementsDeg.size() > 1;
 
   DcmItem* shared = groupItem(ds, DCM_SharedFunctionalGroupsSequence, 0);
   const Lookup top{{&ds}};
   const bool enhanced = h.kind == DicomObjectKind::EnhancedXRayRun;
-  DcmItem* firstPerFrame = enhanced ? groupItem(ds, DCM_PerFrameFunctionalGroupsSequence, 0) : nullptr;
+  DcmItem* firstPerFrame =
+      enhanced ? groupItem(ds, DCM_PerFrameFunctionalGroupsSequence, 0) : nullptr;
   const Lookup runLookup{{firstPerFrame, shared, &ds}};
   run.positioner = readPositioner(runLookup);
   run.exposure = readExposure(enhanced ? runLookup : top);

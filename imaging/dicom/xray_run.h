@@ -14,17 +14,18 @@
 namespace fluoroplan {
 
 struct CArmPositioner {
-  std::optional<double> primaryAngleDeg;   // (0018,1510), LAO positive
-  std::optional<double> secondaryAngleDeg; // (0018,1511), CRA positive
-  std::optional<double> sourceToDetectorMm; // (0018,1110)
-  std::optional<double> sourceToPatientMm;  // (0018,1111)
-  std::optional<double> sourceToIsocenterMm; // (0018,9402), enhanced only
+  std::optional<double> primaryAngleDeg;                     // (0018,1510), LAO positive
+  std::optional<double> secondaryAngleDeg;                   // (0018,1511), CRA positive
+  std::optional<double> sourceToDetectorMm;                  // (0018,1110)
+  std::optional<double> sourceToPatientMm;                   // (0018,1111)
+  std::optional<double> sourceToIsocenterMm;                 // (0018,9402), enhanced only
   std::optional<std::array<double, 2>> imagerPixelSpacingMm; // (0018,1164) row\column spacing
-  std::optional<double> magnificationFactor; // (0018,1114)
-  std::optional<double> intensifierSizeMm;   // (0018,1162)
-  std::optional<double> tableHeightMm;        // (0018,1130)
-  std::optional<double> tableTraverseMm;      // (0018,1131)
-  std::optional<double> tableTopVerticalMm, tableTopLongitudinalMm, tableTopLateralMm; // (300A,0128-012A)
+  std::optional<double> magnificationFactor;                 // (0018,1114)
+  std::optional<double> intensifierSizeMm;                   // (0018,1162)
+  std::optional<double> tableHeightMm;                       // (0018,1130)
+  std::optional<double> tableTraverseMm;                     // (0018,1131)
+  std::optional<double> tableTopVerticalMm, tableTopLongitudinalMm,
+      tableTopLateralMm;                                  // (300A,0128-012A)
   std::optional<std::array<double, 2>> fieldOfViewOrigin; // (0018,7030)
   std::optional<double> fieldOfViewRotationDeg;           // (0018,7032)
   std::string fieldOfViewHorizontalFlip;                  // (0018,7034) "YES"/"NO"
@@ -55,12 +56,12 @@ struct XRayFrameInfo {
 
 struct XRayRun {
   DicomHeader header;
-  std::string patientPosition;     // (0018,5100), e.g. HFP for prone
-  std::string patientOrientation;  // (0020,0020), row\column directions
+  std::string patientPosition;       // (0018,5100), e.g. HFP for prone
+  std::string patientOrientation;    // (0020,0020), row\column directions
   std::optional<double> frameTimeMs; // (0018,1063) or from (0018,0040) cine rate
   std::optional<double> cineRateHz;
-  CArmPositioner positioner;        // the run's (first frame for enhanced)
-  XRayExposure exposure;            // the image's, as stored
+  CArmPositioner positioner; // the run's (first frame for enhanced)
+  XRayExposure exposure;     // the image's, as stored
   std::vector<XRayFrameInfo> frames;
   std::vector<std::string> missingGeometry; // names of geometry attributes not in the file
   bool rotational = false;                  // per-frame angle increments present

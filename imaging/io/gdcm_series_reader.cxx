@@ -30,7 +30,8 @@ Volume readSeriesWithItkGdcm(const std::filesystem::path& folder) {
     v.size[a] = img->GetLargestPossibleRegion().GetSize()[a];
     v.spacingMm[a] = img->GetSpacing()[a];
     v.originLps[a] = img->GetOrigin()[a];
-    for (int r = 0; r < 3; ++r) v.directionLps(r, a) = img->GetDirection()(r, a);
+    for (int r = 0; r < 3; ++r)
+      v.directionLps(r, a) = img->GetDirection()(r, a);
   }
   v.hu.assign(img->GetBufferPointer(), img->GetBufferPointer() + v.voxelCount());
   return v;

@@ -41,7 +41,8 @@ void writePng(const Gray8Image& image, const fs::path& path) {
   region.SetSize(0, image.width);
   region.SetSize(1, image.height);
   img->SetRegions(region);
-  img->GetPixelContainer()->SetImportPointer(const_cast<uint8_t*>(image.pixels.data()), image.pixels.size(), false);
+  img->GetPixelContainer()->SetImportPointer(const_cast<uint8_t*>(image.pixels.data()),
+                                             image.pixels.size(), false);
   writeFileAtomicallyVia(path, [&](const fs::path& tmp) {
     auto writer = itk::ImageFileWriter<Image2D>::New();
     writer->SetImageIO(itk::PNGImageIO::New());
@@ -55,13 +56,14 @@ void writePng(const Gray8Image& image, const fs::path& path) {
   });
 }
 
-Gray8Image windowToGray8(const std::vector<int32_t>& values, uint32_t width, uint32_t height, double centre,
-                         double windowWidth) {
+Gray8Image windowToGray8(const std::vector<int32_t>& values, uint32_t width, uint32_t height,
+                         double centre, double windowWidth) {
   Gray8Image out{width, height, std::vector<uint8_t>(std::size_t(width) * height)};
   const double lo = centre - windowWidth / 2;
   const double scale = windowWidth > 0 ? 255.0 / windowWidth : 0;
   for (std::size_t i = 0; i < out.pixels.size() && i < values.size(); ++i)
-    out.pixels[i] = static_cast<uint8_t>(std::clamp(std::lround((values[i] - lo) * scale), 0L, 255L));
+    out.pixels[i] =
+        static_cast<uint8_t>(std::clamp(std::lround((values[i] - lo) * scale), 0L, 255L));
   return out;
 }
 

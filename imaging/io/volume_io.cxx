@@ -63,16 +63,20 @@ Volume readVolumeFile(const fs::path& path) {
     v.size[a] = region.GetSize()[a];
     v.spacingMm[a] = img->GetSpacing()[a];
     v.originLps[a] = img->GetOrigin()[a];
-    for (int r = 0; r < 3; ++r) v.directionLps(r, a) = img->GetDirection()(r, a);
+    for (int r = 0; r < 3; ++r)
+      v.directionLps(r, a) = img->GetDirection()(r, a);
   }
   if (v.empty()) throw VolumeFileError(path.string() + ": volume has no voxels");
   for (int a = 0; a < 3; ++a)
-    if (!(v.spacingMm[a] > 0)) throw VolumeFileError(path.string() + ": spacing is zero or negative");
+    if (!(v.spacingMm[a] > 0))
+      throw VolumeFileError(path.string() + ": spacing is zero or negative");
   const float* data = img->GetBufferPointer();
   v.hu.resize(v.voxelCount());
   for (std::size_t i = 0; i < v.hu.size(); ++i) {
     const float x = data[i];
-    v.hu[i] = std::isfinite(x) ? static_cast<int16_t>(std::clamp(std::nearbyint(x), -32768.0f, 32767.0f)) : 0;
+    v.hu[i] = std::isfinite(x)
+                  ? static_cast<int16_t>(std::clamp(std::nearbyint(x), -32768.0f, 32767.0f))
+                  : 0;
   }
   return v;
 }
@@ -89,7 +93,8 @@ void writeVolumeFile(const Volume& v, const fs::path& path) {
     region.SetSize(a, v.size[a]);
     spacing[a] = v.spacingMm[a];
     origin[a] = v.originLps[a];
-    for (int r = 0; r < 3; ++r) direction(r, a) = v.directionLps(r, a);
+    for (int r = 0; r < 3; ++r)
+      direction(r, a) = v.directionLps(r, a);
   }
   img->SetRegions(region);
   img->SetSpacing(spacing);
@@ -99,7 +104,8 @@ void writeVolumeFile(const Volume& v, const fs::path& path) {
   img->GetPixelContainer()->SetImportPointer(const_cast<int16_t*>(v.hu.data()), v.hu.size(), false);
   // ITK picks the format from the extension, so the temporary keeps it.
   const std::string name = path.filename().string();
-  const auto dot = lower(name).find(".nii.gz") != std::string::npos ? name.size() - 7 : name.rfind('.');
+  const auto dot =
+      lower(name).find(".nii.gz") != std::string::npos ? name.size() - 7 : name.rfind('.');
   const std::string ext = dot == std::string::npos ? "" : name.substr(dot);
   writeFileAtomicallyVia(path, [&](const fs::path& tmp) {
     const fs::path tmpWithExt = tmp.string() + ext;

@@ -26,8 +26,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-template <class Fn>
-double medianSeconds(int repeats, Fn&& fn) {
+template <class Fn> double medianSeconds(int repeats, Fn&& fn) {
   std::vector<double> t;
   for (int r = 0; r < repeats; ++r) {
     const auto start = Clock::now();
@@ -40,7 +39,8 @@ double medianSeconds(int repeats, Fn&& fn) {
 
 // Runs `cat FILES... > /dev/null` (through xargs to respect argv limits).
 void catToDevNull(const fs::path& folder) {
-  const std::string cmd = "find '" + folder.string() + "' -type f -name '*.dcm' -print0 | xargs -0 cat > /dev/null";
+  const std::string cmd =
+      "find '" + folder.string() + "' -type f -name '*.dcm' -print0 | xargs -0 cat > /dev/null";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cat baseline failed");
 }
 
@@ -71,7 +71,8 @@ Volume benchmarkVolume(int slices) {
 int benchLoad(const BenchLoadOptions& o) {
   const fs::path series = o.workDir / ("bench_series_" + std::to_string(o.slices));
   if (!fs::exists(series / "complete")) {
-    std::cerr << "generating " << o.slices << " uncompressed 512x512 slices in " << series << " ...\n";
+    std::cerr << "generating " << o.slices << " uncompressed 512x512 slices in " << series
+              << " ...\n";
     fs::remove_all(series);
     SeriesIdentity id;
     id.seed = "bench-load";
@@ -93,11 +94,13 @@ int benchLoad(const BenchLoadOptions& o) {
   };
   const Volume a = ours();
   const Volume b = readSeriesWithItkGdcm(series);
-  if (a.size != b.size || a.hu != b.hu) throw std::runtime_error("FluoroPlan and ITK/GDCM readers disagree on the benchmark series");
+  if (a.size != b.size || a.hu != b.hu)
+    throw std::runtime_error("FluoroPlan and ITK/GDCM readers disagree on the benchmark series");
 
   const double tCat = medianSeconds(o.repeats, [&] { catToDevNull(series); });
   const double tOurs = medianSeconds(o.repeats, [&] { (void)ours(); });
-  const double tGdcm = medianSeconds(std::max(1, o.repeats / 2 + 1), [&] { (void)readSeriesWithItkGdcm(series); });
+  const double tGdcm =
+      medianSeconds(std::max(1, o.repeats / 2 + 1), [&] { (void)readSeriesWithItkGdcm(series); });
 
   nlohmann::json j = {{"slices", o.slices},
                       {"bytes", bytes},
@@ -126,15 +129,18 @@ int benchLoad(const BenchLoadOptions& o) {
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << std::fixed << std::setprecision(3);
-    std::cout << "CT series load, " << o.slices << " slices 512x512 uncompressed, " << bytes / 1e6 << " MB, "
-              << resolveThreadCount(0) << " thread(s), median of " << o.repeats << " runs, warm page cache\n";
+    std::cout << "CT series load, " << o.slices << " slices 512x512 uncompressed, " << bytes / 1e6
+              << " MB, " << resolveThreadCount(0) << " thread(s), median of " << o.repeats
+              << " runs, warm page cache\n";
     std::cout << "  cat > /dev/null        " << tCat << " s\n";
-    std::cout << "  fluoroplan (DCMTK)     " << tOurs << " s   ratio to cat " << std::setprecision(2) << tOurs / tCat << "x\n";
-    std::cout << std::setprecision(3) << "  ITK GDCM series reader " << tGdcm << " s   fluoroplan is " << std::setprecision(2)
-              << tGdcm / tOurs << "x faster\n";
+    std::cout << "  fluoroplan (DCMTK)     " << tOurs << " s   ratio to cat "
+              << std::setprecision(2) << tOurs / tCat << "x\n";
+    std::cout << std::setprecision(3) << "  ITK GDCM series reader " << tGdcm
+              << " s   fluoroplan is " << std::setprecision(2) << tGdcm / tOurs << "x faster\n";
     if (j.contains("jpeg2000_s"))
-      std::cout << std::setprecision(3) << "  JPEG 2000 series " << o.jpeg2000Series.string() << ": " << j["jpeg2000_s"].get<double>()
-                << " s for " << j["jpeg2000_voxels"].get<std::size_t>() << " voxels\n";
+      std::cout << std::setprecision(3) << "  JPEG 2000 series " << o.jpeg2000Series.string()
+                << ": " << j["jpeg2000_s"].get<double>() << " s for "
+                << j["jpeg2000_voxels"].get<std::size_t>() << " voxels\n";
   }
   return kOk;
 }

@@ -9,7 +9,7 @@ namespace fluoroplan::cli {
 enum ExitCode { kOk = 0, kInputProblem = 1, kUsage = 2, kInternal = 3, kCancelled = 4 };
 
 struct BenchLoadOptions {
-  std::filesystem::path workDir;  // where the benchmark series is generated
+  std::filesystem::path workDir; // where the benchmark series is generated
   int slices = 400;
   int repeats = 5;
   std::filesystem::path jpeg2000Series; // optional real compressed series to time as well

@@ -54,10 +54,11 @@ int runInfo(const fs::path& path, bool json, bool quiet) {
                           {"orientation", orientationLabel(v.directionLps)}};
       std::cout << j.dump(2) << "\n";
     } else {
-      std::cout << "Volume " << path.string() << ": " << v.size[0] << "x" << v.size[1] << "x" << v.size[2]
-                << " voxels, spacing " << v.spacingMm.x << " x " << v.spacingMm.y << " x " << v.spacingMm.z
-                << " mm, " << slicePlaneName(v.directionLps) << " (" << orientationLabel(v.directionLps)
-                << "), origin (" << v.originLps.x << ", " << v.originLps.y << ", " << v.originLps.z << ") mm LPS\n";
+      std::cout << "Volume " << path.string() << ": " << v.size[0] << "x" << v.size[1] << "x"
+                << v.size[2] << " voxels, spacing " << v.spacingMm.x << " x " << v.spacingMm.y
+                << " x " << v.spacingMm.z << " mm, " << slicePlaneName(v.directionLps) << " ("
+                << orientationLabel(v.directionLps) << "), origin (" << v.originLps.x << ", "
+                << v.originLps.y << ", " << v.originLps.z << ") mm LPS\n";
     }
     return kOk;
   }
@@ -91,7 +92,8 @@ fs::path makeDemoSeries(const fs::path& work) {
       for (std::size_t i = 0; i < v.size[0]; ++i) {
         const double x = (double(i) - 64) / 55, y = (double(j) - 64) / 40;
         const double bx = (double(i) - 64) / 12, by = (double(j) - 80) / 10;
-        v.hu[v.offset(i, j, k)] = static_cast<int16_t>(bx * bx + by * by < 1 ? 400 : (x * x + y * y < 1 ? 40 : -1000));
+        v.hu[v.offset(i, j, k)] =
+            static_cast<int16_t>(bx * bx + by * by < 1 ? 400 : (x * x + y * y < 1 ? 40 : -1000));
       }
   SeriesIdentity id;
   id.seed = "demo";
@@ -113,16 +115,19 @@ int runDemo(const fs::path& data, const fs::path& work, bool quiet) {
   if (auto idx = primaryVolumeSeries(inv)) {
     const auto start = std::chrono::steady_clock::now();
     VolumeSeriesLoad load = loadVolume(inv, *idx, 0, progressLine(quiet));
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (load.volume) {
       const Volume& v = *load.volume;
       const auto [mn, mx] = std::minmax_element(v.hu.begin(), v.hu.end());
       std::size_t bone = std::count_if(v.hu.begin(), v.hu.end(), [](int16_t h) { return h > 250; });
-      std::cout << "Loaded volume " << v.size[0] << "x" << v.size[1] << "x" << v.size[2] << " in " << s
-                << " s: HU range " << *mn << " .. " << *mx << ", " << bone * v.spacingMm.x * v.spacingMm.y * v.spacingMm.z / 1000.0
+      std::cout << "Loaded volume " << v.size[0] << "x" << v.size[1] << "x" << v.size[2] << " in "
+                << s << " s: HU range " << *mn << " .. " << *mx << ", "
+                << bone * v.spacingMm.x * v.spacingMm.y * v.spacingMm.z / 1000.0
                 << " cm3 above 250 HU (bone)\n";
     } else {
-      for (const auto& p : load.problems) std::cout << p.toString() << "\n";
+      for (const auto& p : load.problems)
+        std::cout << p.toString() << "\n";
       return kInputProblem;
     }
   }
@@ -136,7 +141,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   bool json = false, quiet = false;
   std::string path;
-  auto* info = app.add_subcommand("info", "List the series, runs and dose reports in a file or folder, with every problem");
+  auto* info = app.add_subcommand(
+      "info", "List the series, runs and dose reports in a file or folder, with every problem");
   info->add_option("path", path, "DICOM file, folder, DICOMDIR, or NIfTI/NRRD volume")->required();
   info->add_flag("--json", json, "JSON output");
   info->add_flag("-q,--quiet", quiet, "no progress line");
@@ -147,12 +153,14 @@ int main(int argc, char** argv) {
   demo->add_option("--work", work, "folder for generated files");
   demo->add_flag("-q,--quiet", quiet, "no progress line");
 
-  auto* bench = app.add_subcommand("bench", "Benchmarks (ratios against baselines measured in the same run)");
+  auto* bench =
+      app.add_subcommand("bench", "Benchmarks (ratios against baselines measured in the same run)");
   bench->require_subcommand(1);
   BenchLoadOptions bl;
   bl.workDir = "fluoroplan-work";
   bl.jpeg2000Series = defaultSharedData() / "ct_thoracolumbar_j2k";
-  auto* load = bench->add_subcommand("load", "CT series loading vs cat and ITK's GDCM series reader");
+  auto* load =
+      bench->add_subcommand("load", "CT series loading vs cat and ITK's GDCM series reader");
   load->add_option("--slices", bl.slices, "slices of 512x512 in the generated series");
   load->add_option("--repeats", bl.repeats, "timed runs per reader (median reported)");
   load->add_option("--work", bl.workDir, "where the series is generated");

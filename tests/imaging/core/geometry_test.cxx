@@ -1,0 +1,35 @@
+#include <gtest/gtest.h>
+
+#include "imaging/core/geometry.h"
+
+using namespace fluoroplan;
+
+TEST(Geometry, CrossFollowsRightHandRuleInLps) {
+  // L x P = S: columns running left and rows running posterior give a slice
+  // normal toward the head, as for an axial CT.
+  const Vec3 n = cross({1, 0, 0}, {0, 1, 0});
+  EXPECT_EQ(n, (Vec3{0, 0, 1}));
+}
+
+TEST(Geometry, InverseOfKnownMatrix) {
+  Mat3 a;
+  a.m = {2, 0, 0, 0, 4, 0, 1, 0, 1};
+  const Mat3 inv = inverse(a);
+  // Hand-computed: [[0.5,0,0],[0,0.25,0],[-0.5,0,1]].
+  const std::array<double, 9> expected{0.5, 0, 0, 0, 0.25, 0, -0.5, 0, 1};
+  for (int i = 0; i < 9; ++i)
+    EXPECT_NEAR(inv.m[i], expected[i], 1e-12) << i;
+  EXPECT_DOUBLE_EQ(determinant(a), 8.0);
+}
+
+TEST(Geometry, SingularMatrixThrows) {
+  Mat3 a;
+  a.m = {1, 2, 3, 2, 4, 6, 0, 0, 1};
+  EXPECT_THROW(inverse(a), std::domain_error);
+}
+
+TEST(Geometry, AngleBetweenDirections) {
+  EXPECT_NEAR(angleDegrees({1, 0, 0}, {0, 1, 0}), 90.0, 1e-12);
+  EXPECT_NEAR(angleDegrees({1, 0, 0}, {1, 1, 0}), 45.0, 1e-12);
+  EXPECT_NEAR(angleDegrees({1, 0, 0}, {-2, 0, 0}), 180.0, 1e-12);
+}

@@ -1,0 +1,49 @@
+#include <gtest/gtest.h>
+
+#include "imaging/core/volume.h"
+
+using namespace fluoroplan;
+
+TEST(Volume, IndexToLpsAxial) {
+  Volume v;
+  v.size = {10, 10, 5};
+  v.spacingMm = {0.5, 0.5, 2.0};
+  v.originLps = {-100, -50, 20};
+  const Vec3 p = v.indexToLps({2, 4, 3});
+  EXPECT_EQ(p, (Vec3{-99, -48, 26}));
+  const Vec3 back = v.lpsToIndex(p);
+  EXPECT_NEAR(back.x, 2, 1e-12);
+  EXPECT_NEAR(back.y, 4, 1e-12);
+  EXPECT_NEAR(back.z, 3, 1e-12);
+}
+
+TEST(Volume, IndexToLpsSagittal) {
+  // Sagittal stack: columns run posterior, rows run inferior (down), slices
+  // run to the patient's left. Hand-computed: index (1,2,3) with spacing
+  // (1,2,3) from origin (5,0,0) is (5 + 3*3, 1*1, -2*2) = (14, 1, -4).
+  Volume v;
+  v.size = {4, 4, 4};
+  v.spacingMm = {1, 2, 3};
+  v.originLps = {5, 0, 0};
+  v.directionLps = Mat3::fromColumns({0, 1, 0}, {0, 0, -1}, {1, 0, 0});
+  EXPECT_EQ(v.indexToLps({1, 2, 3}), (Vec3{14, 1, -4}));
+  EXPECT_EQ(orientationLabel(v.directionLps), "PIL");
+  EXPECT_EQ(slicePlaneName(v.directionLps), "sagittal");
+}
+
+TEST(Volume, PlaneNames) {
+  EXPECT_EQ(slicePlaneName(Mat3{}), "axial");
+  EXPECT_EQ(slicePlaneName(Mat3::fromColumns({1, 0, 0}, {0, 0, -1}, {0, 1, 0})), "coronal");
+  const double c = std::sqrt(0.5);
+  EXPECT_EQ(slicePlaneName(Mat3::fromColumns({c, c, 0}, {-c, c, 0}, {0, 0, 1})), "axial");
+  EXPECT_EQ(orientationLabel(Mat3::fromColumns({c, c, 0}, {-c, c, 0}, {0, 0, 1})), "oblique");
+  EXPECT_EQ(slicePlaneName(Mat3::fromColumns({1, 0, 0}, {0, c, -c}, {0, c, c})), "oblique");
+}
+
+TEST(Volume, ContainsIndex) {
+  Volume v;
+  v.size = {3, 3, 3};
+  EXPECT_TRUE(v.containsIndex({0, 0, 0}));
+  EXPECT_TRUE(v.containsIndex({2.4, -0.4, 1}));
+  EXPECT_FALSE(v.containsIndex({2.6, 0, 0}));
+}

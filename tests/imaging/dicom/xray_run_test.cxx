@@ -1,0 +1,144 @@
+#include <gtest/gtest.h>
+
+#include "imaging/dicom/study_inventory.h"
+#include "tests/support/test_data.h"
+
+using namespace fluoroplan;
+using namespace fluoroplan::test;
+namespace fs = std::filesystem;
+
+namespace {
+XRayRunSpec baseSpec(const std::string& seed, uint16_t bits, std::size_t frames) {
+  XRayRunSpec s;
+  s.identity.seed = seed;
+  s.rows = 32;
+  s.columns = 40;
+  s.bitsStored = bits;
+  const uint16_t maxValue = static_cast<uint16_t>((1u << bits) - 1);
+  for (std::size_t f = 0; f < frames; ++f) {
+    std::vector<uint16_t> px(32 * 40);
+    for (std::size_t n = 0; n < px.size(); ++n)
+      px[n] = static_cast<uint16_t>((n * 37 + f * 11) % (maxValue + 1u));
+    s.frames.push_back(px);
+  }
+  return s;
+}
+} // namespace
+
+TEST(XRayRun, LegacyMultiFrameAttributesRoundTrip) {
+  XRayRunSpec s = baseSpec("legacy", 12, 5);
+  s.frameTimeMs = 66.7;
+  s.patientPosition = "HFP";
+  s.positioner.primaryAngleDeg = 160;
+  s.positioner.secondaryAngleDeg = -40;
+  s.positioner.sourceToDetectorMm = 1000;
+  s.positioner.sourceToPatientMm = 750;
+  s.positioner.imagerPixelSpacingMm = std::array<double, 2>{0.3, 0.31};
+  s.positioner.intensifierSizeMm = 230;
+  s.positioner.tableHeightMm = 950;
+  s.exposure.areaDoseProductDGyCm2 = 1.25;
+  s.exposure.entranceDoseMGy = 0.8;
+  s.exposure.exposureTimeMs = 333;
+  s.exposure.kvp = 78;
+  s.exposure.tubeCurrentMA = 4;
+  s.exposure.radiationSetting = "SC";
+  const fs::path f = freshDir("legacy") / "run.dcm";
+  writeXRayRun(s, f);
+  const DicomFile file = DicomFile::open(f);
+  EXPECT_EQ(file.header().kind, DicomObjectKind::XRayRun);
+  const XRayRun run = readXRayRun(file);
+  EXPECT_EQ(run.header.numberOfFrames, 5u);
+  EXPECT_NEAR(*run.frameTimeMs, 66.7, 1e-9);
+  EXPECT_EQ(run.patientPosition, "HFP");
+  EXPECT_DOUBLE_EQ(*run.positioner.primaryAngleDeg, 160);
+  EXPECT_DOUBLE_EQ(*run.positioner.secondaryAngleDeg, -40);
+  EXPECT_DOUBLE_EQ(*run.positioner.sourceToDetectorMm, 1000);
+  EXPECT_DOUBLE_EQ(*run.positioner.sourceToPatientMm, 750);
+  EXPECT_DOUBLE_EQ((*run.positioner.imagerPixelSpacingMm)[1], 0.31);
+  EXPECT_DOUBLE_EQ(*run.positioner.intensifierSizeMm, 230);
+  EXPECT_DOUBLE_EQ(*run.positioner.tableHeightMm, 950);
+  EXPECT_DOUBLE_EQ(*run.exposure.areaDoseProductDGyCm2, 1.25);
+  EXPECT_DOUBLE_EQ(*run.exposure.entranceDoseMGy, 0.8);
+  EXPECT_DOUBLE_EQ(*run.exposure.exposureTimeMs, 333);
+  EXPECT_DOUBLE_EQ(*run.exposure.kvp, 78);
+  EXPECT_DOUBLE_EQ(*run.exposure.tubeCurrentMA, 4);
+  EXPECT_EQ(run.exposure.radiationSetting, "SC");
+  EXPECT_TRUE(run.geometryComplete());
+  ASSERT_EQ(run.frames.size(), 5u);
+  EXPECT_NEAR(*run.frames[3].timeFromStartMs, 3 * 66.7, 1e-9);
+  for (uint32_t k = 0; k < 5; ++k) {
+    const FrameSamples px = file.frame(k);
+    for (std::size_t n = 0; n < px.values.size(); ++n)
+      ASSERT_EQ(px.values[n], s.frames[k][n]) << k;
+  }
+  EXPECT_THROW(file.frame(5), DicomFileError);
+}
+
+TEST(XRayRun, EightBitFramesDecode) {
+  XRayRunSpec s = baseSpec("eight", 8, 3);
+  s.modality = "RF";
+  const fs::path f = freshDir("eight") / "run.dcm";
+  writeXRayRun(s, f);
+  const DicomFile file = DicomFile::open(f);
+  EXPECT_EQ(file.header().bitsAllocated, 8);
+  for (uint32_t k = 0; k < 3; ++k) {
+    const FrameSamples px = file.frame(k);
+    for (std::size_t n = 0; n < px.values.size(); ++n)
+      ASSERT_EQ(px.values[n], s.frames[k][n]);
+  }
+}
+
+TEST(XRayRun, MissingGeometryIsReportedNotInvented) {
+  XRayRunSpec s = baseSpec("nogeo", 10, 1);
+  s.patientPosition = "";
+  const fs::path f = freshDir("nogeo") / "run.dcm";
+  writeXRayRun(s, f);
+  const XRayRun run = readXRayRun(DicomFile::open(f));
+  EXPECT_FALSE(run.positioner.primaryAngleDeg.has_value()); // empty element, not 0
+  EXPECT_FALSE(run.positioner.sourceToDetectorMm.has_value());
+  EXPECT_FALSE(run.exposure.areaDoseProductDGyCm2.has_value());
+  EXPECT_FALSE(run.geometryComplete());
+  EXPECT_EQ(run.missingGeometry.size(), 6u);
+}
+
+TEST(XRayRun, EnhancedPerFrameFunctionalGroups) {
+  XRayRunSpec s = baseSpec("enhanced", 12, 4);
+  s.enhanced = true;
+  for (int f = 0; f < 4; ++f) {
+    CArmPositioner p;
+    p.primaryAngleDeg = 10.0 * f;
+    p.secondaryAngleDeg = -5.0 * f;
+    p.sourceToDetectorMm = 1100 + f;
+    p.sourceToIsocenterMm = 785;
+    p.sourceToPatientMm = 700;
+    p.imagerPixelSpacingMm = std::array<double, 2>{0.2, 0.2};
+    s.framePositioners.push_back(p);
+    XRayExposure e;
+    e.areaDoseProductDGyCm2 = 0.1 * (f + 1);
+    e.kvp = 70 + f;
+    e.tubeCurrentMA = 10.5;
+    e.exposureTimeMs = 8;
+    s.frameExposures.push_back(e);
+  }
+  const fs::path f = freshDir("enhanced") / "run.dcm";
+  writeXRayRun(s, f);
+  const DicomFile file = DicomFile::open(f);
+  EXPECT_EQ(file.header().kind, DicomObjectKind::EnhancedXRayRun);
+  const XRayRun run = readXRayRun(file);
+  ASSERT_EQ(run.frames.size(), 4u);
+  for (int k = 0; k < 4; ++k) {
+    const auto& fr = run.frames[k];
+    EXPECT_NEAR(*fr.positioner.primaryAngleDeg, 10.0 * k, 1e-5);
+    EXPECT_NEAR(*fr.positioner.secondaryAngleDeg, -5.0 * k, 1e-5);
+    EXPECT_NEAR(*fr.positioner.sourceToDetectorMm, 1100 + k, 1e-3);
+    EXPECT_NEAR(*fr.positioner.sourceToIsocenterMm, 785, 1e-3);
+    EXPECT_NEAR(*fr.exposure.areaDoseProductDGyCm2, 0.1 * (k + 1), 1e-9);
+    EXPECT_NEAR(*fr.exposure.kvp, 70 + k, 1e-9);
+    EXPECT_NEAR(*fr.exposure.tubeCurrentMA, 10.5, 1e-9);
+  }
+  // The inventory sums per-frame DAP of an enhanced run.
+  const StudyInventory inv = buildInventory(f.parent_path());
+  ASSERT_EQ(inv.runs.size(), 1u);
+  EXPECT_NEAR(inv.runs[0].dose.areaDoseProductDGyCm2, 1.0, 1e-9);
+  EXPECT_EQ(inv.runs[0].dose.valuesWithDap, 4u);
+}

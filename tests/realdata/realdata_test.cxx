@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include "imaging/dicom/study_inventory.h"
+#include "imaging/io/image_2d.h"
+#include "imaging/io/volume_io.h"
+
+using namespace fluoroplan;
+namespace fs = std::filesystem;
+
+namespace {
+const fs::path kData = FLUOROPLAN_SHARED_DATA;
+
+std::string runCommand(const std::string& cmd) {
+  std::array<char, 4096> buf{};
+  std::string out;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  while (pipe && fgets(buf.data(), buf.size(), pipe.get()))
+    out += buf.data();
+  return out;
+}
+
+Volume loadRealCt() {
+  const StudyInventory inv = buildInventory(kData / "ct_thoracolumbar_j2k");
+  EXPECT_EQ(inv.volumeSeries.size(), 1u);
+  VolumeSeriesLoad load = loadVolume(inv, 0);
+  EXPECT_TRUE(load.volume);
+  return load.volume ? *load.volume : Volume{};
+}
+} // namespace
+
+TEST(RealData, Jpeg2000CtLoadsWithRightGeometry) {
+  const StudyInventory inv = buildInventory(kData / "ct_thoracolumbar_j2k");
+  EXPECT_TRUE(inv.problems.empty());
+  ASSERT_EQ(inv.files.size(), 20u);
+  EXPECT_EQ(inv.files[0].header().transferSyntaxUid, "1.2.840.10008.1.2.4.90");
+  const Volume v = loadRealCt();
+  EXPECT_EQ(v.size, (std::array<std::size_t, 3>{512, 512, 20}));
+  EXPECT_NEAR(v.spacingMm.x, 0.9765625, 1e-9);
+  EXPECT_NEAR(v.spacingMm.y, 0.9765625, 1e-9);
+  EXPECT_NEAR(v.spacingMm.z, 2.0, 1e-6); // slices are 3 mm thick but 2 mm apart
+  EXPECT_EQ(v.directionLps, Mat3{});
+  EXPECT_NEAR(v.originLps.x, -249.51171875, 1e-6);
+  EXPECT_NEAR(v.originLps.y, -437.51171875, 1e-6);
+  EXPECT_NEAR(v.originLps.z, -804.5, 1e-6); // the most inferior slice comes first
+  // Air outside the body, soft tissue and bone inside.
+  EXPECT_LT(v.at(5, 5, 10), -900);
+  const auto [mn, mx] = std::minmax_element(v.hu.begin(), v.hu.end());
+  EXPECT_EQ(*mn, -1024);
+  EXPECT_GT(*mx, 1000);
+}
+
+TEST(RealData, ReferenceLabelsCoincideWithCtInPhysicalSpace) {
+  const Volume ct = loadRealCt();
+  const Volume labels =
+      readVolumeFile(kData / "ct_thoracolumbar_j2k_labels" / "labels_totalsegmentator.nii.gz");
+  ASSERT_EQ(labels.voxelCount(), ct.voxelCount());
+  // Every CT voxel centre falls on a label voxel centre (the NIfTI stores
+  // rows and slices reversed, so the index maps differ, the points do not).
+  for (std::size_t k = 0; k < ct.size[2]; k += 19)
+    for (std::size_t j = 0; j < ct.size[1]; j += 511)
+      for (std::size_t i = 0; i < ct.size[0]; i += 511) {
+        const Vec3 li = labels.lpsToIndex(ct.indexToLps({double(i), double(j), double(k)}));
+        for (int a = 0; a < 3; ++a) {
+          EXPECT_NEAR(li[a], std::round(li[a]), 1e-3);
+          EXPECT_GE(li[a], -1e-3);
+          EXPECT_LE(li[a], double(labels.size[a]) - 1 + 1e-3);
+        }
+      }
+  // Vertebra labels (32 = T12, 33 = T11) sit on bone: their mean HU is that
+  // of cancellous bone, far above soft tissue. A flipped axis would put them
+  // in muscle or air.
+  std::map<int, std::pair<double, std::size_t>> sums;
+  for (std::size_t k = 0; k < ct.size[2]; ++k)
+    for (std::size_t j = 0; j < ct.size[1]; ++j)
+      for (std::size_t i = 0; i < ct.size[0]; ++i) {
+        const Vec3 li = labels.lpsToIndex(ct.indexToLps({double(i), double(j), double(k)}));
+        const int label = labels.at(std::lround(li.x), std::lround(li.y), std::lround(li.z));
+        if (label == 32 || label == 33) {
+          sums[label].first += ct.at(i, j, k);
+          sums[label].second++;
+        }
+      }
+  for (int label : {32, 33}) {
+    ASSERT_GT(sums[label].second, 1000u) << label;
+    EXPECT_GT(sums[label].first / double(sums[label].second), 150.0) << "label " << label;
+  }
+}
+
+TEST(RealData, RfImageMatchesReferencePng) {
+  const DicomFile f = DicomFile::open(kData / "rf" / "KarstenHilbertRF.dcm");
+  EXPECT_EQ(f.header().kind, DicomObjectKind::XRayRun);
+  const XRayRun run = readXRayRun(f);
+  EXPECT_FALSE(run.geometryComplete()); // no positioner or distances in this file
+  EXPECT_FALSE(run.positioner.primaryAngleDeg.has_value());
+  EXPECT_FALSE(run.exposure.kvp.has_value()); // KVP present but empty
+  const FrameSamples s = f.frame(0);
+  const Gray8Image ref = readPng(kData / "rf" / "KarstenHilbertRF.reference.png");
+  ASSERT_EQ(ref.width, s.columns);
+  ASSERT_EQ(ref.height, s.rows);
+  // Window 128/256 over 8-bit data is the identity: the decoded samples are
+  // the picture.
+  const Gray8Image shown = windowToGray8(s.values, s.columns, s.rows, 128, 256);
+  std::size_t differ = 0;
+  int maxDiff = 0;
+  for (std::size_t n = 0; n < ref.pixels.size(); ++n) {
+    const int d = std::abs(int(ref.pixels[n]) - int(shown.pixels[n]));
+    differ += d > 1;
+    maxDiff = std::max(maxDiff, d);
+  }
+  EXPECT_EQ(differ, 0u) << "max difference " << maxDiff;
+}
+
+TEST(RealData, EveryRdsrIsADoseReportWithItsEventCount) {
+  ASSERT_EQ(std::system("command -v dsrdump >/dev/null"), 0)
+      << "dsrdump (Debian dcmtk) is needed as the reference";
+  const StudyInventory inv = buildInventory(kData / "rdsr");
+  std::size_t dicomFiles = 0;
+  for (const auto& e : fs::directory_iterator(kData / "rdsr"))
+    dicomFiles += e.path().extension() == ".dcm";
+  ASSERT_EQ(inv.doseReports.size(), dicomFiles);
+  for (const auto& r : inv.doseReports) {
+    // Independent count: DCMTK's own SR dump, lines naming the event container.
+    const std::string dump = runCommand("dsrdump -Ee -Ec '" + r.path + "' 2>/dev/null");
+    std::size_t expected = 0;
+    for (std::size_t pos = 0;
+         (pos = dump.find("Irradiation Event X-Ray Data", pos)) != std::string::npos; ++pos)
+      ++expected;
+    EXPECT_GT(r.irradiationEvents, 0u) << r.path;
+    EXPECT_EQ(r.irradiationEvents, expected) << r.path;
+    EXPECT_FALSE(r.accumulatedTotals.empty()) << r.path;
+  }
+  // Two counts the data README states.
+  for (const auto& r : inv.doseReports) {
+    if (r.path.find("GE-OECEliteMiniView") != std::string::npos) {
+      EXPECT_EQ(r.irradiationEvents, 22u);
+    }
+    if (r.path.find("Canon-Alphenix") != std::string::npos) {
+      EXPECT_EQ(r.irradiationEvents, 49u);
+    }
+  }
+}
+
+TEST(RealData, InfoCommandRecognisesDoseReports) {
+  const std::string out = runCommand(std::string(FLUOROPLAN_BINARY) + " info --json '" +
+                                     (kData / "rdsr").string() + "' 2>/dev/null");
+  EXPECT_NE(out.find("\"irradiation_events\": 49"), std::string::npos) << out.substr(0, 2000);
+  EXPECT_NE(out.find("\"irradiation_events\": 22"), std::string::npos);
+}
