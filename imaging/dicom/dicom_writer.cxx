@@ -354,6 +354,128 @@ void putFL(DcmItem& item, const DcmTagKey& tag, double v) {
   check(item.putAndInsertFloat32(tag, static_cast<Float32>(v)), "FL");
 }
 
+// Enhanced XA: the modules and per-frame functional groups that PS3.3
+// requires (checked by dciodvfy in the tests). Values the spec leaves open
+// are written as "unknown" where the standard allows (type 2), never made up.
+void writeEnhancedXRayModules(DcmDataset& d, const XRayRunSpec& spec) {
+  const DcmTagKey kFramePixelDataProperties(0x0028, 0x9443);
+  const std::string acquisitionDateTime = spec.identity.studyDate + spec.identity.studyTime;
+  put(d, DCM_ImageType, "ORIGINAL\\PRIMARY\\SINGLE PLANE\\NONE");
+  put(d, DCM_ContentQualification, "PRODUCT");
+  put(d, DCM_DeviceSerialNumber, "0");
+  put(d, DCM_SoftwareVersions, "FluoroPlan");
+  put(d, DCM_AcquisitionDateTime, acquisitionDateTime);
+  put(d, DCM_PlanesInAcquisition, "SINGLE PLANE");
+  put(d, DCM_PlaneIdentification, "MONOPLANE");
+  put(d, DCM_PresentationLUTShape, "IDENTITY");
+  put(d, DCM_LossyImageCompression, "00");
+  put(d, DCM_BurnedInAnnotation, "NO");
+  check(d.insertEmptyElement(DCM_AcquisitionContextSequence), "acquisition context");
+  // XA/XRF Acquisition module: the run's settings (first frame's exposure).
+  const XRayExposure& first =
+      spec.frameExposures.empty() ? spec.exposure : spec.frameExposures.front();
+  const bool fluoro = first.radiationSetting != "GR";
+  put(d, DCM_KVP, first.kvp ? ds(*first.kvp) : "");
+  put(d, DCM_RadiationSetting, fluoro ? "SC" : "GR");
+  put(d, DCM_RadiationMode, first.pulseWidthMs ? "PULSED" : "CONTINUOUS");
+  put(d, DCM_PositionerType, "CARM");
+  put(d, DCM_CArmPositionerTabletopRelationship, "NO"); // angles are patient-relative (DESIGN.md 4)
+  d.findAndDeleteElement(DCM_Laterality); // enhanced images carry Frame Laterality instead
+  check(d.insertEmptyElement(DCM_DistanceReceptorPlaneToDetectorHousing), "receptor distance");
+  double dapTotal = 0;
+  bool dapKnown = false;
+  for (std::size_t f = 0; f < spec.frames.size(); ++f) {
+    const XRayExposure& e = f < spec.frameExposures.size() ? spec.frameExposures[f] : spec.exposure;
+    if (e.areaDoseProductDGyCm2) {
+      dapTotal += *e.areaDoseProductDGyCm2;
+      dapKnown = true;
+    }
+  }
+  if (dapKnown)
+    putFL(d, DCM_AcquiredImageAreaDoseProduct, dapTotal);
+  else
+    check(d.insertEmptyElement(DCM_AcquiredImageAreaDoseProduct), "DAP");
+  // The run's values; each frame carries its own in the Frame Acquisition Sequence.
+  const double tubeCurrent = first.tubeCurrentMA.value_or(0);
+  const double exposureMs = first.exposureTimeMs.value_or(0);
+  putFD(d, DCM_XRayTubeCurrentInmA, tubeCurrent);
+  putFD(d, DCM_ExposureTimeInms, exposureMs);
+  putFD(d, DCM_ExposureInmAs, tubeCurrent * exposureMs / 1000.0);
+  put(d, DCM_AveragePulseWidth, ds(first.pulseWidthMs.value_or(exposureMs)));
+  putFD(d, DCM_AcquisitionDuration, spec.frameTimeMs * double(spec.frames.size()) / 1000.0);
+
+  DcmItem* shared = newSequenceItem(d, DCM_SharedFunctionalGroupsSequence);
+  DcmItem* anatomy = newSequenceItem(*shared, DCM_FrameAnatomySequence);
+  put(*anatomy, DCM_FrameLaterality, "U");
+  DcmItem* region = newSequenceItem(*anatomy, DCM_AnatomicRegionSequence);
+  put(*region, DCM_CodeValue, "421060004");
+  put(*region, DCM_CodingSchemeDesignator, "SCT");
+  put(*region, DCM_CodeMeaning, "Spine");
+  DcmItem* voi = newSequenceItem(*shared, DCM_FrameVOILUTSequence);
+  const double maxValue = double((1u << (spec.bitsStored <= 8 ? 8 : spec.bitsStored)) - 1);
+  put(*voi, DCM_WindowCenter, ds(maxValue / 2));
+  put(*voi, DCM_WindowWidth, ds(maxValue + 1));
+  DcmItem* props = newSequenceItem(*shared, kFramePixelDataProperties);
+  put(*props, DCM_FrameType, "ORIGINAL\\PRIMARY\\SINGLE PLANE\\NONE");
+  put(*props, DCM_PixelIntensityRelationship, "LIN");
+  check(props->putAndInsertSint16(DCM_PixelIntensityRelationshipSign, 1), "sign");
+  // An image intensifier distorts (pincushion); a flat panel does not.
+  put(*props, DCM_GeometricalProperties,
+      spec.positioner.intensifierSizeMm ? "NON UNIFORM" : "UNIFORM");
+  put(*props, DCM_ImageProcessingApplied, "NONE");
+  const auto& spacing = spec.framePositioners.empty()
+                            ? spec.positioner.imagerPixelSpacingMm
+                            : spec.framePositioners.front().imagerPixelSpacingMm;
+  if (spacing) put(*props, DCM_ImagerPixelSpacing, ds((*spacing)[0]) + "\\" + ds((*spacing)[1]));
+  DcmItem* collimator = newSequenceItem(*shared, DCM_CollimatorShapeSequence);
+  put(*collimator, DCM_CollimatorShape, "RECTANGULAR");
+  put(*collimator, DCM_CollimatorLeftVerticalEdge, "0");
+  put(*collimator, DCM_CollimatorRightVerticalEdge, std::to_string(spec.columns - 1));
+  put(*collimator, DCM_CollimatorUpperHorizontalEdge, "0");
+  put(*collimator, DCM_CollimatorLowerHorizontalEdge, std::to_string(spec.rows - 1));
+
+  for (std::size_t f = 0; f < spec.frames.size(); ++f) {
+    DcmItem* pf = newSequenceItem(d, DCM_PerFrameFunctionalGroupsSequence);
+    const CArmPositioner& p =
+        f < spec.framePositioners.size() ? spec.framePositioners[f] : spec.positioner;
+    const XRayExposure& e = f < spec.frameExposures.size() ? spec.frameExposures[f] : spec.exposure;
+    DcmItem* content = newSequenceItem(*pf, DCM_FrameContentSequence);
+    put(*content, DCM_FrameAcquisitionNumber, std::to_string(f + 1));
+    put(*content, DCM_FrameReferenceDateTime, acquisitionDateTime);
+    put(*content, DCM_FrameAcquisitionDateTime, acquisitionDateTime);
+    putFD(*content, DCM_FrameAcquisitionDuration, spec.frameTimeMs);
+    DcmItem* event = newSequenceItem(*pf, DCM_IrradiationEventIdentificationSequence);
+    put(*event, DCM_IrradiationEventUID,
+        deterministicUid(spec.identity.seed + "/run/" + std::to_string(spec.instanceNumber) +
+                         "/event/" + std::to_string(f)));
+    DcmItem* pos = newSequenceItem(*pf, DCM_PositionerPositionSequence);
+    put(*pos, DCM_PositionerPrimaryAngle, p.primaryAngleDeg ? ds(*p.primaryAngleDeg) : "");
+    put(*pos, DCM_PositionerSecondaryAngle, p.secondaryAngleDeg ? ds(*p.secondaryAngleDeg) : "");
+    DcmItem* table = newSequenceItem(*pf, DCM_TablePositionSequence);
+    put(*table, DCM_TableTopVerticalPosition,
+        p.tableTopVerticalMm ? ds(*p.tableTopVerticalMm) : "");
+    put(*table, DCM_TableTopLongitudinalPosition,
+        p.tableTopLongitudinalMm ? ds(*p.tableTopLongitudinalMm) : "");
+    put(*table, DCM_TableTopLateralPosition, p.tableTopLateralMm ? ds(*p.tableTopLateralMm) : "");
+    // A level table: the generator's tables do not tilt or rotate.
+    putFL(*table, DCM_TableHorizontalRotationAngle, 0);
+    putFL(*table, DCM_TableHeadTiltAngle, 0);
+    putFL(*table, DCM_TableCradleTiltAngle, 0);
+    DcmItem* geo = newSequenceItem(*pf, DCM_XRayGeometrySequence);
+    if (p.sourceToIsocenterMm) putFL(*geo, DCM_DistanceSourceToIsocenter, *p.sourceToIsocenterMm);
+    if (p.sourceToDetectorMm) put(*geo, DCM_DistanceSourceToDetector, ds(*p.sourceToDetectorMm));
+    DcmItem* det = newSequenceItem(*pf, DCM_FrameDetectorParametersSequence);
+    if (p.sourceToPatientMm) put(*det, DCM_DistanceSourceToPatient, ds(*p.sourceToPatientMm));
+    DcmItem* acq = newSequenceItem(*pf, DCM_FrameAcquisitionSequence);
+    if (e.kvp) put(*acq, DCM_KVP, ds(*e.kvp));
+    if (e.tubeCurrentMA) putFD(*acq, DCM_XRayTubeCurrentInmA, *e.tubeCurrentMA);
+    if (e.exposureTimeMs) putFD(*acq, DCM_ExposureTimeInms, *e.exposureTimeMs);
+    if (e.areaDoseProductDGyCm2)
+      put(*acq, DCM_ImageAndFluoroscopyAreaDoseProduct, ds(*e.areaDoseProductDGyCm2));
+    if (e.entranceDoseMGy) put(*acq, DCM_EntranceDoseInmGy, ds(*e.entranceDoseMGy));
+  }
+}
+
 } // namespace
 
 void writeXRayRun(const XRayRunSpec& spec, const fs::path& file) {
@@ -403,37 +525,7 @@ void writeXRayRun(const XRayRunSpec& spec, const fs::path& file) {
     put(d, DCM_Exposure, "");
     put(d, DCM_PositionerMotion, "STATIC");
   } else {
-    put(d, DCM_ImageType, "ORIGINAL\\PRIMARY\\SINGLE PLANE\\NONE");
-    put(d, DCM_ContentQualification, "PRODUCT");
-    DcmItem* shared = newSequenceItem(d, DCM_SharedFunctionalGroupsSequence);
-    (void)shared;
-    for (std::size_t f = 0; f < spec.frames.size(); ++f) {
-      DcmItem* pf = newSequenceItem(d, DCM_PerFrameFunctionalGroupsSequence);
-      DcmItem* content = newSequenceItem(*pf, DCM_FrameContentSequence);
-      put(*content, DCM_FrameAcquisitionNumber, std::to_string(f + 1));
-      const CArmPositioner& p =
-          f < spec.framePositioners.size() ? spec.framePositioners[f] : spec.positioner;
-      const XRayExposure& e =
-          f < spec.frameExposures.size() ? spec.frameExposures[f] : spec.exposure;
-      DcmItem* pos = newSequenceItem(*pf, DCM_PositionerPositionSequence);
-      if (p.primaryAngleDeg) put(*pos, DCM_PositionerPrimaryAngle, ds(*p.primaryAngleDeg));
-      if (p.secondaryAngleDeg) put(*pos, DCM_PositionerSecondaryAngle, ds(*p.secondaryAngleDeg));
-      DcmItem* geo = newSequenceItem(*pf, DCM_XRayGeometrySequence);
-      if (p.sourceToIsocenterMm) putFL(*geo, DCM_DistanceSourceToIsocenter, *p.sourceToIsocenterMm);
-      if (p.sourceToDetectorMm) put(*geo, DCM_DistanceSourceToDetector, ds(*p.sourceToDetectorMm));
-      DcmItem* det = newSequenceItem(*pf, DCM_FrameDetectorParametersSequence);
-      if (p.sourceToPatientMm) put(*det, DCM_DistanceSourceToPatient, ds(*p.sourceToPatientMm));
-      if (p.imagerPixelSpacingMm)
-        put(*det, DCM_ImagerPixelSpacing,
-            ds((*p.imagerPixelSpacingMm)[0]) + "\\" + ds((*p.imagerPixelSpacingMm)[1]));
-      DcmItem* acq = newSequenceItem(*pf, DCM_FrameAcquisitionSequence);
-      if (e.kvp) put(*acq, DCM_KVP, ds(*e.kvp));
-      if (e.tubeCurrentMA) putFD(*acq, DCM_XRayTubeCurrentInmA, *e.tubeCurrentMA);
-      if (e.exposureTimeMs) putFD(*acq, DCM_ExposureTimeInms, *e.exposureTimeMs);
-      if (e.areaDoseProductDGyCm2)
-        put(*acq, DCM_ImageAndFluoroscopyAreaDoseProduct, ds(*e.areaDoseProductDGyCm2));
-      if (e.entranceDoseMGy) put(*acq, DCM_EntranceDoseInmGy, ds(*e.entranceDoseMGy));
-    }
+    writeEnhancedXRayModules(d, spec);
   }
 
   if (eightBit) {
