@@ -9,8 +9,10 @@
 #include <iostream>
 #include <unistd.h>
 
+#include "imaging/core/reslice.h"
 #include "imaging/dicom/dicom_writer.h"
 #include "imaging/dicom/study_inventory.h"
+#include "imaging/io/image_2d.h"
 #include "imaging/io/volume_io.h"
 #include "ui/cli/commands.h"
 #include "ui/cli/info_report.h"
@@ -125,6 +127,18 @@ int runDemo(const fs::path& data, const fs::path& work, bool quiet) {
                 << s << " s: HU range " << *mn << " .. " << *mx << ", "
                 << bone * v.spacingMm.x * v.spacingMm.y * v.spacingMm.z / 1000.0
                 << " cm3 above 250 HU (bone)\n";
+      // Pictures to look at: the three planes through the volume's centre.
+      fs::create_directories(work);
+      const std::pair<ViewPlane, const char*> planes[] = {{ViewPlane::Axial, "axial"},
+                                                          {ViewPlane::Coronal, "coronal"},
+                                                          {ViewPlane::Sagittal, "sagittal"}};
+      for (const auto& [plane, name] : planes) {
+        const PlaneImage img = reslice(v, plane, volumeCentreLps(v));
+        const fs::path png = work / (std::string("ct_") + name + ".png");
+        writePng(windowToGray8(img.values, img.width, img.height, 300, 1500), png);
+        std::cout << "Wrote " << png.string() << " (" << img.width << "x" << img.height << " px of "
+                  << img.pixelMm << " mm, window 300/1500 HU)\n";
+      }
     } else {
       for (const auto& p : load.problems)
         std::cout << p.toString() << "\n";

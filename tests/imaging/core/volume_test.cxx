@@ -47,3 +47,31 @@ TEST(Volume, ContainsIndex) {
   EXPECT_TRUE(v.containsIndex({2.4, -0.4, 1}));
   EXPECT_FALSE(v.containsIndex({2.6, 0, 0}));
 }
+
+#include "imaging/core/reslice.h"
+
+TEST(Reslice, AxialShowsPatientRightOnTheLeftAndAnteriorUp) {
+  // A volume stored with its axes reversed (columns toward the patient's
+  // right, rows anterior): a bright voxel on the patient's left-posterior
+  // corner must still appear at the right-bottom of the axial picture.
+  Volume v;
+  v.size = {4, 4, 1};
+  v.directionLps = Mat3::fromColumns({-1, 0, 0}, {0, -1, 0}, {0, 0, 1});
+  v.hu.assign(16, 0);
+  v.hu[v.offset(0, 0, 0)] = 1000; // index (0,0): largest x (left) and largest y (posterior)
+  const PlaneImage img = reslice(v, ViewPlane::Axial, volumeCentreLps(v), 1.0);
+  ASSERT_EQ(img.width, 4u);
+  ASSERT_EQ(img.height, 4u);
+  EXPECT_EQ(img.values[3 * 4 + 3], 1000);
+  EXPECT_EQ(img.values[0], 0);
+}
+
+TEST(Reslice, SagittalHasHeadUpAndAnteriorLeft) {
+  Volume v;
+  v.size = {1, 3, 3};
+  v.hu.assign(9, 0);
+  v.hu[v.offset(0, 0, 2)] = 700; // most anterior (smallest y), most superior (largest z)
+  const PlaneImage img = reslice(v, ViewPlane::Sagittal, volumeCentreLps(v), 1.0);
+  ASSERT_EQ(img.width, 3u);
+  EXPECT_EQ(img.values[0], 700); // top-left
+}

@@ -1,0 +1,84 @@
+#include "imaging/core/reslice.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace fluoroplan {
+
+Vec3 volumeCentreLps(const Volume& v) {
+  return v.indexToLps(
+      {(double(v.size[0]) - 1) / 2, (double(v.size[1]) - 1) / 2, (double(v.size[2]) - 1) / 2});
+}
+
+double sampleTrilinear(const Volume& v, Vec3 p, double outside) {
+  if (!v.containsIndex(p)) return outside;
+  double f[3];
+  std::size_t i0[3], i1[3];
+  for (int a = 0; a < 3; ++a) {
+    const double c = std::clamp(p[a], 0.0, double(v.size[a] - 1));
+    i0[a] = static_cast<std::size_t>(std::floor(c));
+    i1[a] = std::min(i0[a] + 1, v.size[a] - 1);
+    f[a] = c - double(i0[a]);
+  }
+  auto at = [&](std::size_t i, std::size_t j, std::size_t k) { return double(v.at(i, j, k)); };
+  const double c00 = at(i0[0], i0[1], i0[2]) * (1 - f[0]) + at(i1[0], i0[1], i0[2]) * f[0];
+  const double c10 = at(i0[0], i1[1], i0[2]) * (1 - f[0]) + at(i1[0], i1[1], i0[2]) * f[0];
+  const double c01 = at(i0[0], i0[1], i1[2]) * (1 - f[0]) + at(i1[0], i0[1], i1[2]) * f[0];
+  const double c11 = at(i0[0], i1[1], i1[2]) * (1 - f[0]) + at(i1[0], i1[1], i1[2]) * f[0];
+  const double c0 = c00 * (1 - f[1]) + c10 * f[1];
+  const double c1 = c01 * (1 - f[1]) + c11 * f[1];
+  return c0 * (1 - f[2]) + c1 * f[2];
+}
+
+PlaneImage reslice(const Volume& v, ViewPlane plane, Vec3 through, double pixelMm,
+                   int32_t outside) {
+  PlaneImage img;
+  // Screen axes in LPS: columns run along `col`, rows along `row`.
+  Vec3 col, row;
+  switch (plane) {
+  case ViewPlane::Axial:
+    col = {1, 0, 0}; // toward the patient's left: the patient's right is on the left
+    row = {0, 1, 0}; // toward posterior: anterior is up
+    break;
+  case ViewPlane::Coronal:
+    col = {1, 0, 0};
+    row = {0, 0, -1}; // toward the feet: head up
+    break;
+  case ViewPlane::Sagittal:
+    col = {0, 1, 0}; // toward posterior: anterior on the left
+    row = {0, 0, -1};
+    break;
+  }
+  const Vec3 normal = cross(col, row);
+  if (pixelMm <= 0) pixelMm = std::min({v.spacingMm.x, v.spacingMm.y, v.spacingMm.z});
+  // The volume's bounding box projected on the screen axes.
+  double lo[2] = {std::numeric_limits<double>::max(), std::numeric_limits<double>::max()};
+  double hi[2] = {std::numeric_limits<double>::lowest(), std::numeric_limits<double>::lowest()};
+  for (int c = 0; c < 8; ++c) {
+    const Vec3 idx{c & 1 ? double(v.size[0]) - 1 : 0, c & 2 ? double(v.size[1]) - 1 : 0,
+                   c & 4 ? double(v.size[2]) - 1 : 0};
+    const Vec3 p = v.indexToLps(idx);
+    const double u = dot(p, col), w = dot(p, row);
+    lo[0] = std::min(lo[0], u);
+    hi[0] = std::max(hi[0], u);
+    lo[1] = std::min(lo[1], w);
+    hi[1] = std::max(hi[1], w);
+  }
+  img.width = static_cast<uint32_t>(std::floor((hi[0] - lo[0]) / pixelMm)) + 1;
+  img.height = static_cast<uint32_t>(std::floor((hi[1] - lo[1]) / pixelMm)) + 1;
+  img.pixelMm = pixelMm;
+  img.columnDirLps = col;
+  img.rowDirLps = row;
+  img.topLeftLps = lo[0] * col + lo[1] * row + dot(through, normal) * normal;
+  img.values.resize(std::size_t(img.width) * img.height);
+  for (uint32_t r = 0; r < img.height; ++r)
+    for (uint32_t c = 0; c < img.width; ++c) {
+      const Vec3 p = img.topLeftLps + (c * pixelMm) * col + (r * pixelMm) * row;
+      img.values[std::size_t(r) * img.width + c] =
+          static_cast<int32_t>(std::lround(sampleTrilinear(v, v.lpsToIndex(p), outside)));
+    }
+  return img;
+}
+
+} // namespace fluoroplan

@@ -1,0 +1,36 @@
+#pragma once
+// Axial, coronal and sagittal pictures of a volume as a radiologist reads
+// them, whatever the volume's own axis order: axial seen from the feet
+// (patient's right on the left, anterior up), coronal seen from the front
+// (patient's right on the left, head up), sagittal seen from the patient's
+// left (anterior on the left, head up). Trilinear sampling on a square pixel
+// grid; outside the volume reads as `outside`.
+#include <cstdint>
+#include <vector>
+
+#include "imaging/core/volume.h"
+
+namespace fluoroplan {
+
+enum class ViewPlane { Axial, Coronal, Sagittal };
+
+struct PlaneImage {
+  uint32_t width = 0, height = 0;
+  double pixelMm = 1;
+  Vec3 topLeftLps; // centre of pixel (0,0)
+  Vec3 columnDirLps, rowDirLps;
+  std::vector<int32_t> values; // row-major, top row first
+};
+
+// The picture through `throughLps` (only its coordinate along the plane's
+// normal matters), covering the volume's extent.
+PlaneImage reslice(const Volume& volume, ViewPlane plane, Vec3 throughLps, double pixelMm = 0,
+                   int32_t outside = -1024);
+
+// Centre of the volume's voxel grid, in LPS.
+Vec3 volumeCentreLps(const Volume& volume);
+
+// Trilinear HU at a continuous index; `outside` beyond the grid.
+double sampleTrilinear(const Volume& volume, Vec3 index, double outside);
+
+} // namespace fluoroplan
