@@ -10,6 +10,7 @@
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/oflog/oflog.h>
 #include <openjpeg.h>
 
 #include <algorithm>
@@ -57,6 +58,9 @@ namespace dicom {
 void ensureCodecsRegistered() {
   static std::once_flag once;
   std::call_once(once, [] {
+    // Our readers report every problem with its file; DCMTK's own logger
+    // would print the same to stderr without saying which file.
+    OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
     DJDecoderRegistration::registerCodecs();
     DJLSDecoderRegistration::registerCodecs();
     DcmRLEDecoderRegistration::registerCodecs();

@@ -1,6 +1,7 @@
 #include "tests/support/test_data.h"
 
-#include <dcmtk/dcmdata/dcfilefo.h>
+#include "dicom_samples/broken_set.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -41,14 +42,7 @@ Volume indexCodedVolume(std::size_t ni, std::size_t nj, std::size_t nk, Vec3 spa
 }
 
 void editDicom(const fs::path& file, const std::function<void(DcmDataset&)>& edit) {
-  DcmFileFormat ff;
-  if (ff.loadFile(file.string().c_str()).bad())
-    throw std::runtime_error("cannot load " + file.string());
-  ff.loadAllDataIntoMemory();
-  edit(*ff.getDataset());
-  const E_TransferSyntax xfer = ff.getDataset()->getOriginalXfer();
-  if (ff.saveFile(file.string().c_str(), xfer).bad())
-    throw std::runtime_error("cannot save " + file.string());
+  samples::editDicomFile(file, edit);
 }
 
 void truncateFile(const fs::path& file, std::uintmax_t bytes) {

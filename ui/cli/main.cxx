@@ -17,6 +17,9 @@
 #include "ui/cli/commands.h"
 #include "ui/cli/info_report.h"
 
+#ifndef FLUOROPLAN_SAMPLE_CASE
+#define FLUOROPLAN_SAMPLE_CASE "sample_case"
+#endif
 #ifndef FLUOROPLAN_SOURCE_DIR
 #define FLUOROPLAN_SOURCE_DIR "."
 #endif
@@ -105,46 +108,64 @@ fs::path makeDemoSeries(const fs::path& work) {
   return folder;
 }
 
-int runDemo(const fs::path& data, const fs::path& work, bool quiet) {
+// Loads a series' volume and writes its three planes as PNG for a look.
+int loadAndPreview(const fs::path& folder, const fs::path& work, const std::string& tag,
+                   bool quiet) {
+  const StudyInventory inv = buildInventory(folder);
+  const auto idx = primaryVolumeSeries(inv);
+  if (!idx) return kInputProblem;
+  const auto start = std::chrono::steady_clock::now();
+  VolumeSeriesLoad load = loadVolume(inv, *idx, 0, progressLine(quiet));
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!load.volume) {
+    for (const auto& p : load.problems)
+      std::cout << p.toString() << "\n";
+    return kInputProblem;
+  }
+  const Volume& v = *load.volume;
+  const auto [mn, mx] = std::minmax_element(v.hu.begin(), v.hu.end());
+  const std::size_t bone =
+      std::count_if(v.hu.begin(), v.hu.end(), [](int16_t h) { return h > 250; });
+  std::cout << "Loaded " << tag << " volume " << v.size[0] << "x" << v.size[1] << "x" << v.size[2]
+            << " in " << s << " s: HU range " << *mn << " .. " << *mx << ", "
+            << bone * v.spacingMm.x * v.spacingMm.y * v.spacingMm.z / 1000.0
+            << " cm3 above 250 HU (bone)\n";
+  fs::create_directories(work);
+  const std::pair<ViewPlane, const char*> planes[] = {{ViewPlane::Axial, "axial"},
+                                                      {ViewPlane::Coronal, "coronal"},
+                                                      {ViewPlane::Sagittal, "sagittal"}};
+  for (const auto& [plane, name] : planes) {
+    const PlaneImage img = reslice(v, plane, volumeCentreLps(v));
+    const fs::path png = work / (tag + "_" + name + ".png");
+    writePng(windowToGray8(img.values, img.width, img.height, 300, 1500), png);
+    std::cout << "Wrote " << png.string() << " (" << img.width << "x" << img.height << " px of "
+              << img.pixelMm << " mm, window 300/1500 HU)\n";
+  }
+  return kOk;
+}
+
+int runDemo(const fs::path& sample, const fs::path& data, const fs::path& work, bool quiet) {
+  int rc = kOk;
+  if (fs::exists(sample / "complete")) {
+    std::cout << "== fluoroplan info " << sample.string() << " (the sample case)\n";
+    // The sample case holds a broken set on purpose; the demo shows the case itself.
+    for (const char* part : {"ct_supine", "runs"}) {
+      std::cout << "-- " << part << "\n";
+      rc = std::max(rc, runInfo(sample / part, false, quiet));
+    }
+    rc = std::max(rc, loadAndPreview(sample / "ct_supine", work, "sample_ct", quiet));
+  } else {
+    std::cout << "Sample case not found at " << sample.string()
+              << " (build target sample_case makes it).\n";
+  }
   fs::path ct = data / "ct_thoracolumbar_j2k";
   if (!fs::exists(ct)) {
     std::cout << "Real CT not found at " << ct.string() << "; using a generated demo series.\n";
     ct = makeDemoSeries(work);
   }
   std::cout << "== fluoroplan info " << ct.string() << "\n";
-  const int rc = runInfo(ct, false, quiet);
-  const StudyInventory inv = buildInventory(ct);
-  if (auto idx = primaryVolumeSeries(inv)) {
-    const auto start = std::chrono::steady_clock::now();
-    VolumeSeriesLoad load = loadVolume(inv, *idx, 0, progressLine(quiet));
-    const double s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (load.volume) {
-      const Volume& v = *load.volume;
-      const auto [mn, mx] = std::minmax_element(v.hu.begin(), v.hu.end());
-      std::size_t bone = std::count_if(v.hu.begin(), v.hu.end(), [](int16_t h) { return h > 250; });
-      std::cout << "Loaded volume " << v.size[0] << "x" << v.size[1] << "x" << v.size[2] << " in "
-                << s << " s: HU range " << *mn << " .. " << *mx << ", "
-                << bone * v.spacingMm.x * v.spacingMm.y * v.spacingMm.z / 1000.0
-                << " cm3 above 250 HU (bone)\n";
-      // Pictures to look at: the three planes through the volume's centre.
-      fs::create_directories(work);
-      const std::pair<ViewPlane, const char*> planes[] = {{ViewPlane::Axial, "axial"},
-                                                          {ViewPlane::Coronal, "coronal"},
-                                                          {ViewPlane::Sagittal, "sagittal"}};
-      for (const auto& [plane, name] : planes) {
-        const PlaneImage img = reslice(v, plane, volumeCentreLps(v));
-        const fs::path png = work / (std::string("ct_") + name + ".png");
-        writePng(windowToGray8(img.values, img.width, img.height, 300, 1500), png);
-        std::cout << "Wrote " << png.string() << " (" << img.width << "x" << img.height << " px of "
-                  << img.pixelMm << " mm, window 300/1500 HU)\n";
-      }
-    } else {
-      for (const auto& p : load.problems)
-        std::cout << p.toString() << "\n";
-      return kInputProblem;
-    }
-  }
+  rc = std::max(rc, runInfo(ct, false, quiet));
+  rc = std::max(rc, loadAndPreview(ct, work, "real_ct", quiet));
   return rc;
 }
 
@@ -161,10 +182,12 @@ int main(int argc, char** argv) {
   info->add_flag("--json", json, "JSON output");
   info->add_flag("-q,--quiet", quiet, "no progress line");
 
-  std::string data = defaultSharedData().string(), work = "fluoroplan-work";
+  std::string data = defaultSharedData().string(), work = "fluoroplan-work",
+              sample = FLUOROPLAN_SAMPLE_CASE;
   auto* demo = app.add_subcommand("demo", "Run the main job on the sample case");
   demo->add_option("--data", data, "folder with the real data (../shared/data)");
   demo->add_option("--work", work, "folder for generated files");
+  demo->add_option("--sample", sample, "the generated sample case");
   demo->add_flag("-q,--quiet", quiet, "no progress line");
 
   auto* bench =
@@ -188,7 +211,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*info) return runInfo(path, json, quiet);
-    if (*demo) return runDemo(data, work, quiet);
+    if (*demo) return runDemo(sample, data, work, quiet);
     if (*load) return benchLoad(bl);
   } catch (const Cancelled&) {
     std::cerr << "cancelled\n";

@@ -1,0 +1,955 @@
+#include "dicom_samples/spine_phantom.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <numbers>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "dicom_samples/spine_anatomy.h"
+#include "imaging/core/parallel.h"
+
+namespace fluoroplan::samples {
+
+namespace {
+
+constexpr double kDeg = std::numbers::pi / 180.0;
+
+// Tissue HU. Cancellous lumbar bone of healthy adults is ~200-250 HU at L1
+// (Schreiber JJ et al., J Bone Joint Surg Am 2011;93:1057-1063); cortex
+// ~1000-1400 HU; discs ~80-100; CSF ~5-15; cord ~35; fat -100; muscle ~50.
+struct Hu {
+  static constexpr double air = -1000, lung = -850, fat = -100, epiduralFat = -80, csf = 10,
+                          cord = 35, muscle = 50, organ = 38, blood = 45, kidney = 32, skin = 40,
+                          disc = 90, cancellous = 230, cortical = 1250, jointSpace = 25, nerve = 35,
+                          bowelGas = -950;
+};
+
+// A vertebra's local frame: u toward the patient's left, v posterior, w
+// cranial along the spine's local axis.
+struct Frame {
+  Vec3 centre, ex{1, 0, 0}, ey{0, 1, 0}, ez{0, 0, 1};
+  Vec3 toLocal(Vec3 p) const {
+    const Vec3 d = p - centre;
+    return {dot(d, ex), dot(d, ey), dot(d, ez)};
+  }
+  Vec3 toWorld(Vec3 q) const { return centre + q.x * ex + q.y * ey + q.z * ez; }
+};
+
+Frame frameAt(Vec3 centre, double tiltDeg) {
+  Frame f;
+  f.centre = centre;
+  const double a = tiltDeg * kDeg;
+  f.ez = {0, std::sin(a), std::cos(a)};
+  f.ey = cross(f.ez, f.ex);
+  return f;
+}
+
+struct Level {
+  VertebraSize size;
+  Frame frame;
+  double tiltDeg = 0;
+  // Derived local positions.
+  double canalCentreV = 0, pedicleU = 0, pedicleW = 0, facetU = 0, facetV = 0, laminaTopW = 0,
+         laminaBottomW = 0, tpV = 0;
+};
+
+// Signed depth inside simple shapes, in mm (positive inside).
+double ellipseDepth(double du, double dv, double a, double b) {
+  const double r = std::sqrt((du / a) * (du / a) + (dv / b) * (dv / b));
+  return (1.0 - r) * std::min(a, b);
+}
+double slabDepth(double x, double lo, double hi) {
+  return std::min(x - lo, hi - x);
+}
+double segmentDistance(Vec3 p, Vec3 a, Vec3 b) {
+  const Vec3 ab = b - a;
+  const double t = std::clamp(dot(p - a, ab) / std::max(dot(ab, ab), 1e-12), 0.0, 1.0);
+  return norm(p - (a + t * ab));
+}
+
+// Painter: evaluates a shape over the voxels of its world bounding box and
+// writes HU and label where the shape says so.
+class Painter {
+public:
+  Painter(Volume& ct, Volume& labels, unsigned threads)
+      : ct_(ct), labels_(labels), threads_(threads) {}
+
+  // depthFn(world point) -> depth (mm, >0 inside); huFn(depth) -> HU.
+  // `when` filters by the label already there (e.g. only soft tissue).
+  void paint(const std::vector<Vec3>& boundsWorld, const std::function<double(Vec3)>& depthFn,
+             const std::function<double(double)>& huFn, int16_t labelValue,
+             const std::function<bool(int16_t)>& when = {}) {
+    Vec3 lo{1e9, 1e9, 1e9}, hi{-1e9, -1e9, -1e9};
+    for (const Vec3& p : boundsWorld) {
+      const Vec3 idx = ct_.lpsToIndex(p);
+      for (int a = 0; a < 3; ++a) {
+        lo[a] = std::min(lo[a], idx[a]);
+        hi[a] = std::max(hi[a], idx[a]);
+      }
+    }
+    long i0 = std::max(0L, long(std::floor(lo.x)) - 1),
+         i1 = std::min(long(ct_.size[0]) - 1, long(std::ceil(hi.x)) + 1);
+    long j0 = std::max(0L, long(std::floor(lo.y)) - 1),
+         j1 = std::min(long(ct_.size[1]) - 1, long(std::ceil(hi.y)) + 1);
+    long k0 = std::max(0L, long(std::floor(lo.z)) - 1),
+         k1 = std::min(long(ct_.size[2]) - 1, long(std::ceil(hi.z)) + 1);
+    if (i0 > i1 || j0 > j1 || k0 > k1) return;
+    parallelFor(std::size_t(k1 - k0 + 1), threads_, [&](std::size_t kk) {
+      const long k = k0 + long(kk);
+      for (long j = j0; j <= j1; ++j)
+        for (long i = i0; i <= i1; ++i) {
+          const Vec3 p = ct_.indexToLps({double(i), double(j), double(k)});
+          const double d = depthFn(p);
+          if (d <= 0) continue;
+          const std::size_t o = ct_.offset(std::size_t(i), std::size_t(j), std::size_t(k));
+          if (when && !when(labels_.hu[o])) continue;
+          ct_.hu[o] = static_cast<int16_t>(std::lround(huFn(d)));
+          labels_.hu[o] = labelValue;
+        }
+    });
+  }
+
+  // Box bounds of a local box in a frame.
+  static std::vector<Vec3> localBox(const Frame& f, Vec3 lo, Vec3 hi) {
+    std::vector<Vec3> c;
+    for (int n = 0; n < 8; ++n)
+      c.push_back(f.toWorld({n & 1 ? hi.x : lo.x, n & 2 ? hi.y : lo.y, n & 4 ? hi.z : lo.z}));
+    return c;
+  }
+
+private:
+  Volume& ct_;
+  Volume& labels_;
+  unsigned threads_;
+};
+
+auto boneHu(double cortexMm = 1.2) {
+  return [cortexMm](double depth) { return depth < cortexMm ? Hu::cortical : Hu::cancellous; };
+}
+auto constantHu(double v) {
+  return [v](double) { return v; };
+}
+bool isBone(int16_t l) {
+  return (l >= 1 && l <= 28) || l == label::kRib || l == label::kIlium;
+}
+
+std::string sideName(int s) {
+  return s > 0 ? "left" : "right";
+}
+
+} // namespace
+
+int verseLabel(const std::string& level) {
+  if (level == "sacrum" || level == "S1") return 26;
+  if (level == "T13") return 28;
+  if (level == "L6") return 25;
+  if (level.size() < 2) return 0;
+  const int n = std::atoi(level.c_str() + 1);
+  switch (level[0]) {
+  case 'C':
+    return n >= 1 && n <= 7 ? n : 0;
+  case 'T':
+    return n >= 1 && n <= 12 ? 7 + n : 0;
+  case 'L':
+    return n >= 1 && n <= 5 ? 19 + n : 0;
+  }
+  return 0;
+}
+
+std::string levelName(int v) {
+  if (v >= 1 && v <= 7) return "C" + std::to_string(v);
+  if (v >= 8 && v <= 19) return "T" + std::to_string(v - 7);
+  if (v >= 20 && v <= 24) return "L" + std::to_string(v - 19);
+  if (v == 25) return "L6";
+  if (v == 26) return "sacrum";
+  if (v == 28) return "T13";
+  return "?";
+}
+
+Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progress) {
+  std::vector<VertebraSize> sizes =
+      o.cervical ? cervicalLevels()
+                 : thoracolumbarLevels(o.topLevel, o.thirteenRibs, o.lumbarSixth, o.sacralisedL5);
+  for (auto& s : sizes)
+    if (!o.narrowedDisc.empty() && s.name == o.narrowedDisc) s.discBelow *= 0.4;
+
+  // --- Sagittal curve: tilt of each level's axis (positive: top tilts
+  // posterior). Sacral slope ~40 degrees and lumbar lordosis ~50 degrees
+  // (Legaye J et al., Eur Spine J 1998;7:99-103; Roussouly P et al., Spine
+  // 2005;30:346-353); thoracic kyphosis ~35-40 degrees (Fon GT et al., AJR
+  // 1980;134:979-983). Prone on a pillow flattens the lordosis (~70%).
+  const double lordosisScale = o.prone ? 0.7 : 1.0;
+  std::vector<Level> levels(sizes.size());
+  const std::size_t n = sizes.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    levels[i].size = sizes[i];
+    const VertebraSize& s = sizes[i];
+    double tilt = 0;
+    if (o.cervical) {
+      // Cervical lordosis ~ 30 degrees C2-C7; T1 tilts forward.
+      tilt = -20.0 + 35.0 * double(n - 1 - i) / double(n - 1);
+    } else if (s.region == 'S') {
+      tilt = -40.0 * lordosisScale;
+    } else if (s.region == 'L' || s.name == "T13") {
+      // From S1 (-40) to L1 (+10): lordosis spread over the lumbar levels.
+      std::size_t lumbarBelow = 0;
+      for (std::size_t k = i; k < n; ++k)
+        lumbarBelow += sizes[k].region != 'S';
+      tilt =
+          lordosisScale * (-40.0 + 50.0 * double(std::max<std::size_t>(lumbarBelow, 1) - 1) / 4.5) +
+          10.0 * (1 - lordosisScale);
+      tilt = std::min(tilt, 10.0);
+    } else {
+      // Thoracic: +10 at T12 decreasing 4.5 degrees per level upward.
+      int t = std::atoi(s.name.c_str() + 1);
+      tilt = 10.0 - 4.5 * double(12 - t);
+    }
+    levels[i].tiltDeg = tilt;
+  }
+
+  // --- Place bodies from the sacrum upward (S1 centre at the local origin).
+  std::vector<Vec3> centres(n);
+  centres[n - 1] = {0, 0, 0};
+  for (std::size_t i = n - 1; i-- > 0;) {
+    const double mid = 0.5 * (levels[i].tiltDeg + levels[i + 1].tiltDeg) * kDeg;
+    const Vec3 dir{0, std::sin(mid), std::cos(mid)};
+    const double step = sizes[i].bodyHeight / 2 + sizes[i].discBelow + sizes[i + 1].bodyHeight / 2;
+    centres[i] = centres[i + 1] + step * dir;
+  }
+
+  // --- The volume: z range covers the spine with margins, the spine sits
+  // posterior of the torso centre as in a real abdomen.
+  const double zTop = centres.front().z + sizes.front().bodyHeight / 2 + 12;
+  const double zBottom = centres.back().z - (o.cervical ? 30 : 75);
+  Volume ct;
+  ct.size = {o.columns, o.rows, std::size_t(std::ceil((zTop - zBottom) / o.sliceMm)) + 1};
+  ct.spacingMm = {o.pixelMm, o.pixelMm, o.sliceMm};
+  ct.originLps = {-(double(o.columns) - 1) / 2 * o.pixelMm, -(double(o.rows) - 1) / 2 * o.pixelMm,
+                  zBottom};
+  ct.hu.assign(ct.voxelCount(), static_cast<int16_t>(Hu::air));
+  Volume labels = ct;
+  std::fill(labels.hu.begin(), labels.hu.end(), int16_t{0});
+
+  // Spine's y offset: body centres ~20 mm posterior of the torso centre
+  // (lumbar); in the neck, the spine is nearer the middle.
+  const double spineY = o.cervical ? 15.0 : 25.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Vec3 c{0, centres[i].y + spineY, centres[i].z};
+    levels[i].frame = frameAt(c, levels[i].tiltDeg);
+    const VertebraSize& s = sizes[i];
+    Level& L = levels[i];
+    L.canalCentreV = s.bodyDepth / 2 + s.canalDepth / 2 + 1.0;
+    L.pedicleU = s.canalWidth / 2 + s.pedicleWidth / 2;
+    L.pedicleW = s.region == 'C' ? 0.0 : s.bodyHeight * 0.2;
+    L.facetU = s.canalWidth / 2 + s.pedicleWidth * 0.55;
+    L.facetV = L.canalCentreV + s.canalDepth * 0.25;
+    L.laminaTopW = L.pedicleW + s.pedicleHeight * 0.5;
+    L.laminaBottomW = -s.bodyHeight / 2 - s.discBelow * 0.6;
+    L.tpV = L.canalCentreV - s.canalDepth * 0.1;
+  }
+
+  Painter painter(ct, labels, o.threads);
+  reportProgress(progress, 0.02, "phantom: soft tissue");
+
+  // --- Torso: skin, subcutaneous fat, muscle wall, abdominal/thoracic
+  // contents, paraspinal muscles. Semi-axes (mm): abdomen ~165 x 120.
+  const double torsoA = o.cervical ? 62 : 165, torsoB = o.cervical ? 58 : 122;
+  const double torsoCy = o.cervical ? 0 : -5;
+  std::mt19937_64 rng(o.seed);
+  std::vector<std::pair<Vec3, double>> gasPockets;
+  if (!o.cervical) {
+    std::uniform_real_distribution<double> ux(-100, 100), uy(-90, -20),
+        uz(zBottom + 20, centres[n - 1].z + 180), ur(6, 16);
+    for (int g = 0; g < 14; ++g)
+      gasPockets.push_back({{ux(rng), uy(rng), uz(rng)}, ur(rng)});
+  }
+  {
+    std::vector<Vec3> bounds = {{-torsoA - 5, torsoCy - torsoB - 5, zBottom},
+                                {torsoA + 5, torsoCy + torsoB + 5, zTop}};
+    // Prone patients lie on their front: the abdomen flattens anteriorly.
+    const double flattenFront = o.prone ? 0.85 : 1.0;
+    painter.paint(
+        bounds,
+        [&](Vec3 p) {
+          const double b = p.y < torsoCy ? torsoB * flattenFront : torsoB;
+          return ellipseDepth(p.x, p.y - torsoCy, torsoA, b);
+        },
+        [&](double d) {
+          if (d < 2.0) return Hu::skin;
+          if (d < 18.0) return Hu::fat;
+          if (d < 28.0) return Hu::muscle;
+          return Hu::organ;
+        },
+        0);
+    // Paraspinal muscles behind the spine (erector spinae, multifidus).
+    painter.paint(
+        bounds,
+        [&](Vec3 p) {
+          const double d1 = ellipseDepth(p.x - 38, p.y - (spineY + 62), 30, 30);
+          const double d2 = ellipseDepth(p.x + 38, p.y - (spineY + 62), 30, 30);
+          const double inside = ellipseDepth(p.x, p.y - torsoCy, torsoA - 20, torsoB - 18);
+          return std::min(std::max(d1, d2), inside);
+        },
+        constantHu(Hu::muscle), 0);
+    for (const auto& [c, r] : gasPockets)
+      painter.paint(
+          {c - Vec3{r, r, r}, c + Vec3{r, r, r}},
+          [&, c = c, r = r](Vec3 p) { return r - norm(p - c); }, constantHu(Hu::bowelGas), 0);
+  }
+  reportProgress(progress, 0.15, "phantom: organs");
+
+  auto findLevel = [&](const std::string& name) -> const Level* {
+    for (const auto& L : levels)
+      if (L.size.name == name) return &L;
+    return nullptr;
+  };
+
+  if (!o.cervical) {
+    // Lungs: bases dome down to ~T10-T11 centrally, deeper in the posterior
+    // costophrenic recesses (~T12).
+    const Level* t10 = findLevel("T10");
+    const Level* t12 = findLevel("T12");
+    if (t10 && t12) {
+      const double domeZ = t10->frame.centre.z;
+      for (int side : {-1, 1}) {
+        const double cx = side * 85.0;
+        painter.paint(
+            {{cx - 80, -110, t12->frame.centre.z - 30}, {cx + 80, 120, zTop}},
+            [&, cx](Vec3 p) {
+              const double dx = (p.x - cx) / 70.0, dy = (p.y - 5) / 100.0;
+              const double r2 = dx * dx + dy * dy;
+              if (r2 >= 1) return -1.0;
+              // The base is a dome: lowest posteriorly and laterally.
+              const double base = domeZ - 40.0 * (std::max(0.0, p.y) / 100.0) - 15.0 * r2;
+              return std::min((1 - std::sqrt(r2)) * 70.0, p.z - base);
+            },
+            constantHu(Hu::lung), label::kLung, [](int16_t l) { return l == 0; });
+      }
+    }
+    // Kidneys: ~11 x 6 x 4 cm, upper pole at T12, lower at L3, lateral to
+    // psoas and anterior to quadratus lumborum.
+    const Level* l1 = findLevel("L1");
+    const Level* l2 = findLevel("L2");
+    if (l1 && l2) {
+      for (int side : {-1, 1}) {
+        const Vec3 c{side * 72.0, spineY + 22.0,
+                     0.5 * (l1->frame.centre.z + l2->frame.centre.z) + (side < 0 ? -12 : 0)};
+        painter.paint(
+            {c - Vec3{35, 35, 60}, c + Vec3{35, 35, 60}},
+            [c](Vec3 p) {
+              const Vec3 d = p - c;
+              const double r = std::sqrt((d.x / 30) * (d.x / 30) + (d.y / 24) * (d.y / 24) +
+                                         (d.z / 55) * (d.z / 55));
+              return (1 - r) * 24.0;
+            },
+            constantHu(Hu::kidney), label::kKidney);
+      }
+    }
+    // Aorta (left-anterior of the bodies) and inferior vena cava (right).
+    for (const auto& L : levels) {
+      if (L.size.region == 'S') continue;
+      const double front = L.frame.centre.y - L.size.bodyDepth / 2;
+      const double z0 = L.frame.centre.z - L.size.bodyHeight / 2 - L.size.discBelow - 1,
+                   z1 = L.frame.centre.z + L.size.bodyHeight / 2 + 1;
+      painter.paint(
+          {{0, front - 40, z0}, {40, front, z1}},
+          [=](Vec3 p) { return ellipseDepth(p.x - 16, p.y - (front - 13), 11, 11); },
+          constantHu(Hu::blood), label::kAorta);
+      painter.paint(
+          {{-45, front - 45, z0}, {0, front, z1}},
+          [=](Vec3 p) { return ellipseDepth(p.x + 22, p.y - (front - 14), 12, 10); },
+          constantHu(Hu::blood), label::kVenaCava);
+    }
+  }
+  reportProgress(progress, 0.3, "phantom: discs and vertebrae");
+
+  // --- Discs.
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    const Level& up = levels[i];
+    const Level& dn = levels[i + 1];
+    if (up.size.discBelow <= 0) continue;
+    const Vec3 top = up.frame.toWorld({0, 0, -up.size.bodyHeight / 2});
+    const Vec3 bottom = dn.frame.toWorld({0, 0, dn.size.bodyHeight / 2});
+    Frame f = frameAt(0.5 * (top + bottom), 0.5 * (up.tiltDeg + dn.tiltDeg));
+    const double half = norm(top - bottom) / 2 + 0.6;
+    const double a = 0.5 * (up.size.bodyWidth + dn.size.bodyWidth) / 2 * 0.98;
+    const double b = 0.5 * (up.size.bodyDepth + dn.size.bodyDepth) / 2 * 0.98;
+    painter.paint(
+        Painter::localBox(f, {-a, -b, -half}, {a, b, half}),
+        [=](Vec3 p) {
+          const Vec3 q = f.toLocal(p);
+          return std::min(ellipseDepth(q.x, q.y, a, b), slabDepth(q.z, -half, half));
+        },
+        constantHu(Hu::disc), static_cast<int16_t>(label::kDiscBase + up.size.label));
+  }
+
+  // --- Vertebrae.
+  for (std::size_t i = 0; i < n; ++i) {
+    const Level& L = levels[i];
+    const VertebraSize& s = L.size;
+    const Frame f = L.frame;
+    const int16_t lab = static_cast<int16_t>(s.label);
+    const double a = s.bodyWidth / 2, b = s.bodyDepth / 2, h = s.bodyHeight / 2;
+    const bool sacrum = s.region == 'S';
+    // Body (sacrum: S1 body continuing into the tapering sacral mass).
+    const double bodyBottom = sacrum ? -h - 40 : -h;
+    const double osteo = o.osteophytes && !sacrum ? 3.0 : 0.0;
+    painter.paint(
+        Painter::localBox(f, {-a - osteo, -b - osteo - (sacrum ? 0 : 0), bodyBottom},
+                          {a + osteo, b + (sacrum ? 35 : 0), h}),
+        [=](Vec3 p) {
+          const Vec3 q = f.toLocal(p);
+          if (sacrum) {
+            // The sacral mass narrows and bends backward going down.
+            const double t = std::clamp(-(q.z - h) / (2 * h + 40), 0.0, 1.0);
+            const double aa = a * (1 - 0.55 * t), bb = b * (1 - 0.35 * t);
+            const double vc = 18.0 * t * t;
+            return std::min(ellipseDepth(q.x, q.y - vc, aa, bb), slabDepth(q.z, bodyBottom, h));
+          }
+          double rim = 0;
+          if (osteo > 0 && std::abs(q.z) > h - 3) rim = osteo * (std::abs(q.z) - (h - 3)) / 3;
+          return std::min(ellipseDepth(q.x, q.y, a + rim, b + rim * 0.5), slabDepth(q.z, -h, h));
+        },
+        boneHu(1.2), lab);
+    // Pedicles.
+    for (int side : {-1, 1}) {
+      const double pu = side * L.pedicleU;
+      painter.paint(
+          Painter::localBox(f, {pu - s.pedicleWidth, b * 0.3, L.pedicleW - s.pedicleHeight},
+                            {pu + s.pedicleWidth, L.facetV + 4, L.pedicleW + s.pedicleHeight}),
+          [=](Vec3 p) {
+            const Vec3 q = f.toLocal(p);
+            return std::min(
+                ellipseDepth(q.x - pu, q.z - L.pedicleW, s.pedicleWidth / 2, s.pedicleHeight / 2),
+                slabDepth(q.y, b * 0.5, L.facetV + 2));
+          },
+          boneHu(1.0), lab);
+    }
+    // Lamina: the posterior arch around the canal.
+    const double archA = s.canalWidth / 2 + s.pedicleWidth, archB = s.canalDepth / 2 + 6.0;
+    painter.paint(
+        Painter::localBox(f, {-archA, L.canalCentreV - 1, L.laminaBottomW},
+                          {archA, L.canalCentreV + archB, L.laminaTopW}),
+        [=](Vec3 p) {
+          const Vec3 q = f.toLocal(p);
+          if (q.y < L.canalCentreV) return -1.0;
+          const double outer = ellipseDepth(q.x, q.y - L.canalCentreV, archA, archB);
+          const double inner =
+              -ellipseDepth(q.x, q.y - L.canalCentreV, s.canalWidth / 2, s.canalDepth / 2);
+          return std::min({outer, inner, slabDepth(q.z, L.laminaBottomW, L.laminaTopW)});
+        },
+        boneHu(1.0), lab);
+    // Spinous process: thoracic ones slope steeply caudal.
+    {
+      const double v0 = L.canalCentreV + archB - 3;
+      const double slope = s.region == 'T' ? 0.8 : (s.region == 'C' ? 0.3 : 0.1);
+      const double spH = s.region == 'L' || s.region == 'S' ? 9.0 : 5.0;
+      const Vec3 a0{0, v0, L.laminaTopW - spH - 2};
+      const Vec3 a1{0, v0 + s.spinousLength, L.laminaTopW - spH - 2 - slope * s.spinousLength};
+      painter.paint(
+          Painter::localBox(f, {-5, v0 - 2, a1.z - spH - 2},
+                            {5, v0 + s.spinousLength + 8, L.laminaTopW + 2}),
+          [=](Vec3 p) {
+            const Vec3 q = f.toLocal(p);
+            // A flat plate: thin side to side, tall top to bottom.
+            const Vec3 qs{q.x * (spH / 3.5), q.y, q.z};
+            return spH - segmentDistance(qs, a0, a1);
+          },
+          boneHu(1.0), lab);
+    }
+    // Transverse processes: lumbar ones lateral, thoracic ones angled back.
+    for (int side : {-1, 1}) {
+      const double back = s.region == 'T' ? 0.55 : (s.region == 'C' ? -0.2 : 0.15);
+      const Vec3 r0{side * (L.pedicleU + s.pedicleWidth * 0.3), L.tpV, L.pedicleW};
+      const double reach = s.transverseReach;
+      const Vec3 r1{side * reach, L.tpV + back * (reach - std::abs(r0.x)),
+                    L.pedicleW - (s.region == 'L' ? 2.0 : 1.0)};
+      const double rz = s.region == 'L' ? 6.0 : 5.0, ry = s.region == 'L' ? 3.2 : 5.0;
+      painter.paint(
+          Painter::localBox(f,
+                            {std::min(r0.x, r1.x) - 8, std::min(r0.y, r1.y) - 8, L.pedicleW - 10},
+                            {std::max(r0.x, r1.x) + 8, std::max(r0.y, r1.y) + 8, L.pedicleW + 10}),
+          [=](Vec3 p) {
+            const Vec3 q = f.toLocal(p);
+            const Vec3 qs{q.x, q.y * (rz / ry), q.z};
+            const Vec3 s0{r0.x, r0.y * (rz / ry), r0.z}, s1{r1.x, r1.y * (rz / ry), r1.z};
+            return rz - segmentDistance(qs, s0, s1);
+          },
+          boneHu(1.0), lab);
+    }
+    if (sacrum) {
+      // Sacral alae and the ilia they meet at the sacroiliac joints.
+      for (int side : {-1, 1}) {
+        painter.paint(
+            Painter::localBox(f, {side > 0 ? 0.0 : -60.0, -b, -h - 35},
+                              {side > 0 ? 60.0 : 0.0, b + 25, h}),
+            [=](Vec3 p) {
+              const Vec3 q = f.toLocal(p);
+              const double u = side * q.x;
+              if (u < a * 0.6) return -1.0;
+              return std::min({slabDepth(u, a * 0.6, 48), slabDepth(q.y, -b * 0.8, b + 18),
+                               slabDepth(q.z, -h - 30 + (u - a) * 0.3, h - 2 - (u - a) * 0.25)});
+            },
+            boneHu(1.5), lab);
+        // Ilium: a plate lateral to the ala, rising to the iliac crest at
+        // about the L4-L5 level, separated by a 2 mm sacroiliac joint.
+        painter.paint(
+            Painter::localBox(f, {side > 0 ? 50.0 : -140.0, -60, -h - 70},
+                              {side > 0 ? 140.0 : -50.0, b + 45, h + 50}),
+            [=](Vec3 p) {
+              const Vec3 q = f.toLocal(p);
+              const double u = side * q.x;
+              const double inPlane = ellipseDepth(u - 95, q.z + 5, 45, 60);
+              const double thickness = slabDepth(q.y - (b + 20 - 0.35 * (u - 50)), -5, 5);
+              return std::min({inPlane, thickness, u - 50.0});
+            },
+            boneHu(2.0), label::kIlium, [](int16_t l) { return !isBone(l); });
+      }
+    }
+    reportProgress(progress, 0.3 + 0.4 * double(i + 1) / double(n), "phantom: vertebrae");
+  }
+
+  // --- Facet joints: SAP of the lower vertebra (lateral-anterior) against
+  // the IAP of the upper one (medial-posterior), with a 1.5 mm joint space.
+  const double jointGap = 1.5;
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    const Level& up = levels[i];
+    const Level& dn = levels[i + 1];
+    if (o.sacralisedL5 && up.size.name == "L5") {
+      // still a joint, but the transitional segment is fused at its alae
+    }
+    const double beta = dn.size.facetAngleDeg * kDeg;
+    for (int side : {-1, 1}) {
+      // Joint centre between the lower's SAP and the upper's IAP.
+      const Vec3 sapBase = dn.frame.toWorld({side * dn.facetU, dn.facetV, dn.pedicleW});
+      const Vec3 iapBase =
+          up.frame.toWorld({side * up.facetU * 0.95, up.facetV + 1, up.laminaBottomW + 2});
+      const Vec3 jc = 0.5 * (sapBase + iapBase) + Vec3{0, 0, 2};
+      const Frame jf = frameAt(jc, 0.5 * (up.tiltDeg + dn.tiltDeg));
+      // Normal of the joint plane, pointing from the SAP to the IAP:
+      // medial for a sagittal joint (beta 0), posterior for a coronal one.
+      const Vec3 nrm{-side * std::cos(beta), std::sin(beta), 0};
+      const double radius = dn.size.region == 'C' ? 7.0 : 8.5;
+      const double halfHeight = 0.5 * std::abs(dot(iapBase - sapBase, jf.ez)) + 6;
+      const double osteo = o.osteophytes ? 2.0 : 0.0;
+      auto inFacet = [=](Vec3 p, double& s) {
+        const Vec3 q = jf.toLocal(p);
+        s = q.x * nrm.x + q.y * nrm.y;
+        return std::min(ellipseDepth(q.x, q.y, radius + osteo, radius * 0.8 + osteo),
+                        slabDepth(q.z, -halfHeight, halfHeight));
+      };
+      const auto box = Painter::localBox(jf, {-radius - 3, -radius - 3, -halfHeight - 2},
+                                         {radius + 3, radius + 3, halfHeight + 2});
+      painter.paint(
+          box,
+          [=](Vec3 p) {
+            double s;
+            const double d = inFacet(p, s);
+            return std::min(d, -s - jointGap / 2);
+          },
+          boneHu(1.0), static_cast<int16_t>(dn.size.label));
+      painter.paint(
+          box,
+          [=](Vec3 p) {
+            double s;
+            const double d = inFacet(p, s);
+            return std::min(d, s - jointGap / 2);
+          },
+          boneHu(1.0), static_cast<int16_t>(up.size.label));
+      painter.paint(
+          box,
+          [=](Vec3 p) {
+            double s;
+            const double d = inFacet(p, s);
+            return std::min(d, jointGap / 2 - std::abs(s));
+          },
+          constantHu(Hu::jointSpace), 0);
+      // Pillars joining each process to its vertebra.
+      painter.paint(
+          Painter::localBox(dn.frame, {side * dn.facetU - 6, dn.facetV - 6, dn.pedicleW - 2},
+                            {side * dn.facetU + 6, dn.facetV + 6, dn.frame.toLocal(jc).z}),
+          [=, f = dn.frame](Vec3 p) {
+            const Vec3 q = f.toLocal(p);
+            return std::min(ellipseDepth(q.x - side * dn.facetU, q.y - dn.facetV, 5, 5),
+                            slabDepth(q.z, dn.pedicleW - 2, f.toLocal(jc).z - 4));
+          },
+          boneHu(1.0), static_cast<int16_t>(dn.size.label),
+          [](int16_t l) { return !isBone(l) || l >= 100; });
+    }
+  }
+
+  // --- Ribs (thoracic levels, T13 too): from the body and TP, around the
+  // chest wall, descending as they run forward.
+  for (const Level& L : levels) {
+    if (!L.size.ribs) continue;
+    const int t = L.size.name == "T13" ? 13 : std::atoi(L.size.name.c_str() + 1);
+    const bool floating = t >= 11;
+    const double sweep = floating ? (t >= 12 ? 70.0 : 110.0) : 200.0; // degrees around the torso
+    for (int side : {-1, 1}) {
+      std::vector<Vec3> pts;
+      const Vec3 head = L.frame.toWorld(
+          {side * (L.size.bodyWidth / 2 + 1), L.size.bodyDepth * 0.3, L.size.bodyHeight * 0.45});
+      const Vec3 tubercle =
+          L.frame.toWorld({side * (L.size.transverseReach - 3), L.tpV + 10, L.pedicleW});
+      for (double s = 0; s <= 1.0; s += 0.05)
+        pts.push_back(head + s * (tubercle - head));
+      // Arc: angle from the posterior midline, around the inside of the torso.
+      const double a0 = std::atan2(tubercle.x, tubercle.y - torsoCy);
+      for (double d = 0; d <= sweep; d += 3) {
+        const double ang = a0 + side * d * kDeg;
+        const double r = 1.0 - 22.0 / torsoB;
+        const Vec3 p{torsoA * r * std::sin(ang), torsoCy + torsoB * r * std::cos(ang),
+                     tubercle.z - 0.28 * d};
+        pts.push_back(0.7 * pts.back() + 0.3 * p);
+      }
+      for (std::size_t k = 1; k < pts.size(); ++k) {
+        const Vec3 p0 = pts[k - 1], p1 = pts[k];
+        const double rr = 5.0;
+        painter.paint(
+            {p0 - Vec3{rr + 1, rr + 1, rr + 1}, p1 + Vec3{rr + 1, rr + 1, rr + 1},
+             p0 + Vec3{rr + 1, rr + 1, rr + 1}, p1 - Vec3{rr + 1, rr + 1, rr + 1}},
+            [=](Vec3 p) { return rr - segmentDistance(p, p0, p1); }, boneHu(1.5), label::kRib,
+            [](int16_t l) { return !isBone(l); });
+      }
+    }
+  }
+  reportProgress(progress, 0.75, "phantom: canal and nerves");
+
+  // --- Spinal canal: dura with CSF and cord (conus at L1-L2), epidural fat.
+  PhantomTruth truth;
+  {
+    const double conusZ = [&] {
+      const Level* l1 = findLevel("L1");
+      return l1 ? l1->frame.centre.z - l1->size.bodyHeight / 2 : -1e9;
+    }();
+    for (std::size_t i = 0; i < n; ++i) {
+      const Level& L = levels[i];
+      const VertebraSize& s = L.size;
+      const Frame f = L.frame;
+      const double zt = s.bodyHeight / 2 + (i > 0 ? levels[i - 1].size.discBelow / 2 + 0.5 : 12);
+      const double zb = -s.bodyHeight / 2 - s.discBelow / 2 - 0.5 - (s.region == 'S' ? 40 : 0);
+      const double ca = s.canalWidth / 2, cb = s.canalDepth / 2;
+      painter.paint(
+          Painter::localBox(f, {-ca, L.canalCentreV - cb, zb}, {ca, L.canalCentreV + cb, zt}),
+          [=](Vec3 p) {
+            const Vec3 q = f.toLocal(p);
+            const double shrink =
+                s.region == 'S' ? std::clamp(1.0 + (q.z + s.bodyHeight / 2) / 80.0, 0.4, 1.0) : 1.0;
+            return std::min(ellipseDepth(q.x, q.y - L.canalCentreV, ca * shrink, cb * shrink),
+                            slabDepth(q.z, zb, zt));
+          },
+          [=](double d) { return d < 2.0 ? Hu::epiduralFat : Hu::csf; }, label::kSpinalCanal,
+          [](int16_t l) { return !isBone(l) || l >= 100; });
+      // Cord above the conus.
+      painter.paint(
+          Painter::localBox(f, {-6, L.canalCentreV - 6, zb}, {6, L.canalCentreV + 6, zt}),
+          [=](Vec3 p) {
+            const Vec3 q = f.toLocal(p);
+            if (p.z < conusZ) return -1.0;
+            return std::min(ellipseDepth(q.x, q.y - L.canalCentreV + 0.5, 5.0, 4.0),
+                            slabDepth(q.z, zb, zt));
+          },
+          constantHu(Hu::cord), label::kSpinalCanal,
+          [](int16_t l) { return l == label::kSpinalCanal; });
+      for (double w = zt; w >= zb; w -= 4.0) {
+        truth.canalCentrelineLps.push_back(f.toWorld({0, L.canalCentreV, w}));
+        truth.canalRadiusMm.push_back(std::min(ca, cb));
+      }
+    }
+  }
+
+  // --- Neural foramina and exiting roots between adjacent pedicles.
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    const Level& up = levels[i];
+    const Level& dn = levels[i + 1];
+    for (int side : {-1, 1}) {
+      const Vec3 top = up.frame.toWorld(
+          {side * up.pedicleU, up.size.bodyDepth / 2 + 3, up.pedicleW - up.size.pedicleHeight / 2});
+      const Vec3 bottom = dn.frame.toWorld(
+          {side * dn.pedicleU, dn.size.bodyDepth / 2 + 3, dn.pedicleW + dn.size.pedicleHeight / 2});
+      const Vec3 c = 0.5 * (top + bottom);
+      const double halfH = std::max(2.0, norm(top - bottom) / 2);
+      const double rw = up.size.pedicleWidth / 2 + 3, rd = 5.0;
+      const Frame ff = frameAt(c, 0.5 * (up.tiltDeg + dn.tiltDeg));
+      painter.paint(
+          Painter::localBox(ff, {-rw, -rd, -halfH}, {rw, rd, halfH}),
+          [=](Vec3 p) {
+            const Vec3 q = ff.toLocal(p);
+            return std::min(ellipseDepth(q.x, q.y, rw, rd), slabDepth(q.z, -halfH, halfH));
+          },
+          constantHu(Hu::fat), label::kNeuralForamen, [](int16_t l) { return l == 0; });
+      // The root leaves just under the upper pedicle, heading lateral,
+      // caudal and anterior.
+      const Vec3 r0 = up.frame.toWorld({side * (up.size.canalWidth / 2 - 2), up.canalCentreV - 3,
+                                        up.pedicleW - up.size.pedicleHeight / 2 - 2.5});
+      const Vec3 r1 =
+          r0 + up.frame.toWorld({side * 30.0, -10.0, -14.0}) - up.frame.toWorld({0, 0, 0});
+      const double rr = up.size.region == 'L' ? 2.8 : 2.0;
+      painter.paint(
+          {r0 - Vec3{5, 5, 5}, r1 + Vec3{5, 5, 5}, r0 + Vec3{5, 5, 5}, r1 - Vec3{5, 5, 5}},
+          [=](Vec3 p) { return rr - segmentDistance(p, r0, r1); }, constantHu(Hu::nerve),
+          label::kExitingRoot, [](int16_t l) { return !isBone(l); });
+    }
+  }
+  reportProgress(progress, 0.82, "phantom: landmarks");
+
+  // --- Landmarks and nerve courses, from the same parameters as the bone.
+  for (std::size_t i = 0; i < n; ++i) {
+    const Level& L = levels[i];
+    const VertebraSize& s = L.size;
+    const Frame& f = L.frame;
+    LevelLandmarks m;
+    m.level = s.region == 'S' ? "sacrum" : s.name;
+    m.label = s.label;
+    m.bodyCentroidLps = f.centre;
+    m.superiorEndplateCentreLps = f.toWorld({0, 0, s.bodyHeight / 2});
+    m.inferiorEndplateCentreLps = f.toWorld({0, 0, -s.bodyHeight / 2});
+    m.endplateNormalLps = f.ez;
+    m.pedicleLeftLps = f.toWorld({L.pedicleU, s.bodyDepth / 2 + 3, L.pedicleW});
+    m.pedicleRightLps = f.toWorld({-L.pedicleU, s.bodyDepth / 2 + 3, L.pedicleW});
+    m.superiorArticularLeftLps =
+        f.toWorld({L.facetU, L.facetV, L.pedicleW + s.pedicleHeight / 2 + 3});
+    m.superiorArticularRightLps =
+        f.toWorld({-L.facetU, L.facetV, L.pedicleW + s.pedicleHeight / 2 + 3});
+    m.inferiorArticularLeftLps = f.toWorld({L.facetU * 0.95, L.facetV + 1, L.laminaBottomW + 3});
+    m.inferiorArticularRightLps = f.toWorld({-L.facetU * 0.95, L.facetV + 1, L.laminaBottomW + 3});
+    m.transverseRootLeftLps = f.toWorld({L.pedicleU + s.pedicleWidth / 2 + 2, L.tpV, L.pedicleW});
+    m.transverseRootRightLps =
+        f.toWorld({-(L.pedicleU + s.pedicleWidth / 2 + 2), L.tpV, L.pedicleW});
+    m.laminaLps = f.toWorld(
+        {0, L.canalCentreV + s.canalDepth / 2 + 3, 0.5 * (L.laminaTopW + L.laminaBottomW)});
+    {
+      const double slope = s.region == 'T' ? 0.8 : (s.region == 'C' ? 0.3 : 0.1);
+      const double spH = s.region == 'L' || s.region == 'S' ? 9.0 : 5.0;
+      const double v0 = L.canalCentreV + s.canalDepth / 2 + 3;
+      m.spinousTipLps = f.toWorld(
+          {0, v0 + s.spinousLength + spH, L.laminaTopW - spH - 2 - slope * s.spinousLength});
+    }
+    m.ribs = s.ribs;
+    if (i + 1 < n) {
+      const Level& dn = levels[i + 1];
+      m.hasInterlaminarWindowBelow = true;
+      const Vec3 above = f.toWorld({0, L.canalCentreV + s.canalDepth / 2, L.laminaBottomW});
+      const Vec3 below =
+          dn.frame.toWorld({0, dn.canalCentreV + dn.size.canalDepth / 2, dn.laminaTopW});
+      m.interlaminarWindowBelowLps = 0.5 * (above + below);
+    }
+    truth.levels.push_back(m);
+  }
+  // Medial branches (lumbar/T11-T12 style): the medial branch of level n
+  // crosses the root of the TP of level n+1, in the groove at the junction
+  // with the SAP; its course over the bone runs caudally and slightly
+  // medially (Bogduk; Lau et al., Pain Med 2004). L5: the dorsal ramus in
+  // the groove between sacral ala and S1 SAP. Thoracic T5-T10: the
+  // superolateral corner of the TP (Chua & Bogduk 1995). Cervical: the
+  // waist of the articular pillar; C2-C3 joint: third occipital nerve.
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    const Level& nerveLevel = levels[i];
+    const Level& bone = levels[i + 1];
+    const VertebraSize& s = bone.size;
+    const std::string nerveName = nerveLevel.size.name;
+    for (int side : {-1, 1}) {
+      NerveTarget t;
+      t.side = sideName(side);
+      const Frame& f = bone.frame;
+      const double grooveU = side * (bone.facetU + 5.5);
+      if (s.region == 'S') {
+        t.nerve = nerveName + " dorsal ramus";
+        t.bone = "groove between the sacral ala and the S1 superior articular process";
+        t.startLps = f.toWorld({grooveU + side * 1.0, bone.facetV - 2, s.bodyHeight / 2 - 2});
+        t.endLps = f.toWorld({grooveU + side * 0.5, bone.facetV, s.bodyHeight / 2 - 14});
+      } else if (s.region == 'C') {
+        t.nerve =
+            nerveLevel.size.name == "C2" ? "third occipital nerve" : nerveName + " medial branch";
+        t.bone = nerveLevel.size.name == "C2" ? "lateral C2-C3 facet joint"
+                                              : "waist of the " + s.name + " articular pillar";
+        t.startLps = f.toWorld({side * (bone.facetU + 7.5), bone.facetV, bone.pedicleW + 3});
+        t.endLps = f.toWorld({side * (bone.facetU + 7.5), bone.facetV + 4, bone.pedicleW - 3});
+      } else if (s.region == 'T' && s.name != "T11" && s.name != "T12" && s.name != "T13") {
+        t.nerve = nerveName + " medial branch";
+        t.bone = "superolateral corner of the " + s.name + " transverse process";
+        const double reach = s.transverseReach;
+        t.startLps = f.toWorld({side * (reach - 2), bone.tpV + 0.55 * (reach - bone.pedicleU) - 4,
+                                bone.pedicleW + 6.5});
+        t.endLps =
+            f.toWorld({side * (reach - 10), bone.tpV + 0.55 * (reach - bone.pedicleU - 8) - 4,
+                       bone.pedicleW + 6.0});
+      } else {
+        t.nerve = nerveName + " medial branch";
+        t.bone = "root of the " + s.name + " transverse process";
+        // Lateral neck of the SAP just above the TP's root, running down
+        // over the root: "opposite the middle two quarters of the SAP".
+        t.startLps = f.toWorld({grooveU + side * 1.5, bone.tpV - 1, bone.pedicleW + 9});
+        t.endLps = f.toWorld({grooveU, bone.tpV + 1, bone.pedicleW - 1});
+      }
+      truth.nerves.push_back(t);
+    }
+  }
+  std::ostringstream desc;
+  desc << (o.cervical ? "cervical C2-T1" : o.topLevel + "-S1") << (o.prone ? ", prone" : ", supine")
+       << (o.lumbarSixth ? ", L6" : "") << (o.sacralisedL5 ? ", sacralised L5" : "")
+       << (o.thirteenRibs ? ", 13 rib pairs" : "") << (o.osteophytes ? ", osteophytes" : "")
+       << (o.narrowedDisc.empty() ? "" : ", narrowed disc below " + o.narrowedDisc);
+  truth.description = desc.str();
+
+  // --- Scanner: blur (Gaussian, separable) then noise.
+  reportProgress(progress, 0.86, "phantom: scanner blur and noise");
+  {
+    const double sigma = o.blurMm;
+    auto kernel = [](double sigmaVox) {
+      std::vector<float> k;
+      const int r = std::max(1, int(std::ceil(2.5 * sigmaVox)));
+      double sum = 0;
+      for (int x = -r; x <= r; ++x) {
+        k.push_back(float(std::exp(-0.5 * x * x / (sigmaVox * sigmaVox))));
+        sum += k.back();
+      }
+      for (auto& v : k)
+        v = float(v / sum);
+      return k;
+    };
+    if (sigma > 0) {
+      const auto kx = kernel(sigma / o.pixelMm), kz = kernel(sigma / o.sliceMm);
+      const std::size_t nx = ct.size[0], ny = ct.size[1], nz = ct.size[2];
+      std::vector<float> buf(ct.voxelCount());
+      for (std::size_t q = 0; q < buf.size(); ++q)
+        buf[q] = ct.hu[q];
+      std::vector<float> tmp(buf.size());
+      auto pass = [&](int axis, const std::vector<float>& k) {
+        const int r = int(k.size() / 2);
+        const std::size_t stride = axis == 0 ? 1 : (axis == 1 ? nx : nx * ny);
+        const std::size_t len = axis == 0 ? nx : (axis == 1 ? ny : nz);
+        parallelFor(nz, o.threads, [&](std::size_t z) {
+          for (std::size_t y = 0; y < ny; ++y)
+            for (std::size_t x = 0; x < nx; ++x) {
+              const std::size_t idx = x + nx * (y + ny * z);
+              const std::size_t pos = axis == 0 ? x : (axis == 1 ? y : z);
+              float acc = 0;
+              for (int t = -r; t <= r; ++t) {
+                const long pp = std::clamp<long>(long(pos) + t, 0, long(len) - 1);
+                acc += k[std::size_t(t + r)] * buf[idx + (std::size_t(pp) - pos) * stride];
+              }
+              tmp[idx] = acc;
+            }
+        });
+        buf.swap(tmp);
+      };
+      pass(0, kx);
+      pass(1, kx);
+      pass(2, kz);
+      // Noise: deterministic per slice so threads do not change the result.
+      parallelFor(nz, o.threads, [&](std::size_t z) {
+        std::mt19937 g(static_cast<uint32_t>(o.seed * 7919 + z));
+        std::normal_distribution<float> noise(0.f, float(o.noiseHu));
+        for (std::size_t q = z * nx * ny; q < (z + 1) * nx * ny; ++q) {
+          const float v = buf[q] < -990 ? buf[q] + noise(g) * 0.3f : buf[q] + noise(g);
+          ct.hu[q] = static_cast<int16_t>(std::clamp(std::lround(v), -1024L, 3071L));
+        }
+      });
+    }
+  }
+
+  // --- Optional crop to a range of levels (e.g. L3-S1).
+  if (!o.cropTop.empty() || !o.cropBottom.empty()) {
+    double zHi = zTop, zLo = zBottom;
+    for (const auto& L : levels) {
+      const std::string nm = L.size.region == 'S' ? "S1" : L.size.name;
+      if (nm == o.cropTop) zHi = L.frame.centre.z + L.size.bodyHeight / 2 + L.size.discBelow + 8;
+      if (nm == o.cropBottom)
+        zLo = L.frame.centre.z - L.size.bodyHeight / 2 - (L.size.region == 'S' ? 45 : 8);
+    }
+    const std::size_t k0 = std::size_t(std::max(0.0, std::floor((zLo - zBottom) / o.sliceMm)));
+    const std::size_t k1 =
+        std::min(ct.size[2] - 1, std::size_t(std::ceil((zHi - zBottom) / o.sliceMm)));
+    auto crop = [&](Volume& v) {
+      Volume c = v;
+      c.size[2] = k1 - k0 + 1;
+      c.originLps = v.indexToLps({0, 0, double(k0)});
+      const std::size_t slice = v.size[0] * v.size[1];
+      c.hu.assign(v.hu.begin() + std::ptrdiff_t(k0 * slice),
+                  v.hu.begin() + std::ptrdiff_t((k1 + 1) * slice));
+      v = std::move(c);
+    };
+    crop(ct);
+    crop(labels);
+    std::erase_if(truth.levels, [&](const LevelLandmarks& m) {
+      return !ct.containsIndex(ct.lpsToIndex(m.bodyCentroidLps));
+    });
+    std::erase_if(truth.nerves,
+                  [&](const NerveTarget& t) { return !ct.containsIndex(ct.lpsToIndex(t.endLps)); });
+  }
+  reportProgress(progress, 1.0, "phantom: done");
+  return Phantom{std::move(ct), std::move(labels), std::move(truth)};
+}
+
+std::string truthToJson(const PhantomTruth& t, const PhantomOptions& o) {
+  using nlohmann::json;
+  auto v = [](Vec3 p) { return json::array({p.x, p.y, p.z}); };
+  json j;
+  j["format"] = "fluoroplan-phantom-truth/1";
+  j["coordinates"] = "DICOM patient LPS, millimetres";
+  j["description"] = t.description;
+  j["options"] = {{"prone", o.prone},
+                  {"cervical", o.cervical},
+                  {"l6", o.lumbarSixth},
+                  {"sacralised_l5", o.sacralisedL5},
+                  {"thirteen_ribs", o.thirteenRibs},
+                  {"osteophytes", o.osteophytes},
+                  {"narrowed_disc", o.narrowedDisc},
+                  {"seed", o.seed}};
+  j["levels"] = json::array();
+  for (const auto& m : t.levels) {
+    json l = {
+        {"level", m.level},
+        {"label", m.label},
+        {"ribs", m.ribs},
+        {"body_centroid", v(m.bodyCentroidLps)},
+        {"superior_endplate_centre", v(m.superiorEndplateCentreLps)},
+        {"inferior_endplate_centre", v(m.inferiorEndplateCentreLps)},
+        {"endplate_normal", v(m.endplateNormalLps)},
+        {"pedicle", {{"left", v(m.pedicleLeftLps)}, {"right", v(m.pedicleRightLps)}}},
+        {"superior_articular_process",
+         {{"left", v(m.superiorArticularLeftLps)}, {"right", v(m.superiorArticularRightLps)}}},
+        {"inferior_articular_process",
+         {{"left", v(m.inferiorArticularLeftLps)}, {"right", v(m.inferiorArticularRightLps)}}},
+        {"transverse_process_root",
+         {{"left", v(m.transverseRootLeftLps)}, {"right", v(m.transverseRootRightLps)}}},
+        {"lamina", v(m.laminaLps)},
+        {"spinous_process_tip", v(m.spinousTipLps)}};
+    if (m.hasInterlaminarWindowBelow)
+      l["interlaminar_window_below"] = v(m.interlaminarWindowBelowLps);
+    j["levels"].push_back(l);
+  }
+  j["nerves"] = json::array();
+  for (const auto& n : t.nerves)
+    j["nerves"].push_back({{"nerve", n.nerve},
+                           {"side", n.side},
+                           {"bone", n.bone},
+                           {"course", {v(n.startLps), v(n.endLps)}}});
+  j["canal_centreline"] = json::array();
+  for (std::size_t i = 0; i < t.canalCentrelineLps.size(); ++i)
+    j["canal_centreline"].push_back(
+        {{"point", v(t.canalCentrelineLps[i])}, {"radius_mm", t.canalRadiusMm[i]}});
+  j["labels"] = {
+      {"vertebrae", "VerSe: C1=1..C7=7, T1=8..T12=19, L1=20..L5=24, L6=25, sacrum=26, T13=28"},
+      {"disc", "100 + label of the vertebra above"},
+      {"spinal_canal", label::kSpinalCanal},
+      {"neural_foramen", label::kNeuralForamen},
+      {"exiting_root", label::kExitingRoot},
+      {"lung", label::kLung},
+      {"kidney", label::kKidney},
+      {"aorta", label::kAorta},
+      {"vena_cava", label::kVenaCava},
+      {"vertebral_artery", label::kVertebralArtery},
+      {"rib", label::kRib},
+      {"ilium", label::kIlium}};
+  return j.dump(2);
+}
+
+} // namespace fluoroplan::samples

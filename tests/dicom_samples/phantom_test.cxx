@@ -1,0 +1,98 @@
+// The phantom generator itself, on small fast volumes.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "dicom_samples/spine_phantom.h"
+
+using namespace fluoroplan;
+using namespace fluoroplan::samples;
+
+namespace {
+PhantomOptions small() {
+  PhantomOptions o;
+  o.columns = 160;
+  o.rows = 160;
+  o.pixelMm = 2.4;
+  o.sliceMm = 2.0;
+  o.topLevel = "T10";
+  return o;
+}
+std::set<int> labelsIn(const Volume& v) {
+  return {v.hu.begin(), v.hu.end()};
+}
+} // namespace
+
+TEST(Phantom, IsDeterministic) {
+  const Phantom a = makeSpinePhantom(small());
+  const Phantom b = makeSpinePhantom(small());
+  EXPECT_EQ(a.ct.hu, b.ct.hu);
+  EXPECT_EQ(a.labels.hu, b.labels.hu);
+}
+
+TEST(Phantom, LevelNamesAndVerseLabels) {
+  EXPECT_EQ(verseLabel("T12"), 19);
+  EXPECT_EQ(verseLabel("L1"), 20);
+  EXPECT_EQ(verseLabel("L6"), 25);
+  EXPECT_EQ(verseLabel("T13"), 28);
+  EXPECT_EQ(verseLabel("C7"), 7);
+  EXPECT_EQ(levelName(26), "sacrum");
+  const Phantom p = makeSpinePhantom(small());
+  const auto l = labelsIn(p.labels);
+  for (int v : {17, 18, 19, 20, 21, 22, 23, 24, 26})
+    EXPECT_TRUE(l.count(v)) << v;
+  EXPECT_FALSE(l.count(25));
+  EXPECT_TRUE(l.count(label::kSpinalCanal));
+  EXPECT_TRUE(l.count(label::kKidney));
+  EXPECT_TRUE(l.count(label::kRib));
+  EXPECT_TRUE(l.count(label::kDiscBase + 23)); // L4-L5 disc
+}
+
+TEST(Phantom, VariantsForLevelNaming) {
+  PhantomOptions o = small();
+  o.lumbarSixth = true;
+  EXPECT_TRUE(labelsIn(makeSpinePhantom(o).labels).count(25));
+  o = small();
+  o.thirteenRibs = true;
+  const Phantom t13 = makeSpinePhantom(o);
+  EXPECT_TRUE(labelsIn(t13.labels).count(28));
+  bool t13HasRibs = false;
+  for (const auto& m : t13.truth.levels)
+    t13HasRibs |= m.level == "T13" && m.ribs;
+  EXPECT_TRUE(t13HasRibs);
+  o = small();
+  o.cropTop = "L3";
+  o.cropBottom = "S1";
+  const Phantom crop = makeSpinePhantom(o);
+  EXPECT_FALSE(labelsIn(crop.labels).count(19)); // no T12 in an L3-S1 crop
+  EXPECT_TRUE(labelsIn(crop.labels).count(22));
+}
+
+TEST(Phantom, NerveCoursesLieOnTheBoneTheyName) {
+  const Phantom p = makeSpinePhantom(small());
+  ASSERT_FALSE(p.truth.nerves.empty());
+  for (const auto& n : p.truth.nerves) {
+    // Within 6 mm of the course's midpoint there is bone of the vertebra the
+    // course is said to lie on (sacrum for the L5 dorsal ramus).
+    const Vec3 mid = 0.5 * (n.startLps + n.endLps);
+    std::string boneLevel = n.bone.find("sacral") != std::string::npos ? "sacrum" : "";
+    for (const char* lv : {"T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5"})
+      if (n.bone.find(std::string(" ") + lv + " ") != std::string::npos) boneLevel = lv;
+    ASSERT_FALSE(boneLevel.empty()) << n.bone;
+    const int want = boneLevel == "sacrum" ? 26 : verseLabel(boneLevel);
+    bool near = false;
+    const Vec3 c = p.labels.lpsToIndex(mid);
+    for (int dz = -3; dz <= 3 && !near; ++dz)
+      for (int dy = -3; dy <= 3 && !near; ++dy)
+        for (int dx = -3; dx <= 3 && !near; ++dx) {
+          const Vec3 q{c.x + dx, c.y + dy, c.z + dz};
+          if (!p.labels.containsIndex(q)) continue;
+          const Vec3 mm = p.labels.indexToLps(q) - mid;
+          if (norm(mm) > 6.0) continue;
+          near |= p.labels.at(std::lround(q.x), std::lround(q.y), std::lround(q.z)) == want;
+        }
+    EXPECT_TRUE(near) << n.nerve << " " << n.side << " on " << n.bone;
+    // Left is +x in LPS.
+    EXPECT_EQ(n.side == "left", mid.x > 0) << n.nerve;
+  }
+}
