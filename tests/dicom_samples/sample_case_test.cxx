@@ -146,3 +146,34 @@ TEST(SampleCase, BrokenSetGivesTheExpectedProblems) {
   EXPECT_EQ(two.volumeSeries.size(), 2u);
   EXPECT_TRUE(two.problems.empty());
 }
+
+namespace {
+std::string dciodvfyErrors(const fs::path& f) {
+  std::string out;
+  FILE* p = popen(("dciodvfy '" + f.string() + "' 2>&1").c_str(), "r");
+  if (!p) return "cannot run dciodvfy";
+  char buf[4096];
+  while (fgets(buf, sizeof buf, p))
+    if (std::string(buf).rfind("Error", 0) == 0) out += buf;
+  pclose(p);
+  return out;
+}
+} // namespace
+
+TEST(SampleCase, WrittenObjectsPassDciodvfy) {
+  ASSERT_EQ(std::system("command -v dciodvfy >/dev/null"), 0)
+      << "dciodvfy (Debian dicom3tools) is needed";
+  EXPECT_EQ(dciodvfyErrors(kCase / "runs" / "dose_report.dcm"), "");
+  for (const char* run : {"run1_ap.dcm", "run2_oblique.dcm", "run3_lateral.dcm"})
+    EXPECT_EQ(dciodvfyErrors(kCase / "runs" / run), "") << run;
+  EXPECT_EQ(dciodvfyErrors(kCase / "ct_supine" / "CT00100.dcm"), "");
+  // The enhanced run: only dciodvfy's self-contradiction on three XA/XRF
+  // Acquisition attributes (see tests/imaging/dicom/dciodvfy_test.cxx).
+  const std::string enhanced = dciodvfyErrors(kCase / "runs" / "run4_enhanced_ap_to_oblique.dcm");
+  std::size_t lines = 0;
+  for (char c : enhanced)
+    lines += c == '\n';
+  EXPECT_EQ(lines, 3u) << enhanced;
+  for (const char* attr : {"XRayTubeCurrentInmA", "ExposureTimeInms", "ExposureInmAs"})
+    EXPECT_NE(enhanced.find(attr), std::string::npos) << enhanced;
+}
