@@ -143,6 +143,14 @@ std::string sideName(int s) {
   return s > 0 ? "left" : "right";
 }
 
+// Spinous processes: caudal slope (mm down per mm back) and half height.
+double spinousSlope(char region) {
+  return region == 'T' ? 0.8 : (region == 'C' ? 0.3 : 0.1);
+}
+double spinousHalfHeight(char region) {
+  return region == 'L' || region == 'S' ? 10.0 : (region == 'C' ? 4.0 : 6.0);
+}
+
 } // namespace
 
 int verseLabel(const std::string& level) {
@@ -287,7 +295,17 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
           return Hu::organ;
         },
         0);
-    // Paraspinal muscles behind the spine (erector spinae, multifidus).
+    // Paraspinal muscles behind the spine (erector spinae, multifidus),
+    // wrapped in a thin fat plane as on CT.
+    painter.paint(
+        bounds,
+        [&](Vec3 p) {
+          const double d1 = ellipseDepth(p.x - 38, p.y - (spineY + 62), 33, 33);
+          const double d2 = ellipseDepth(p.x + 38, p.y - (spineY + 62), 33, 33);
+          const double inside = ellipseDepth(p.x, p.y - torsoCy, torsoA - 18, torsoB - 16);
+          return std::min(std::max(d1, d2), inside);
+        },
+        constantHu(Hu::fat), 0);
     painter.paint(
         bounds,
         [&](Vec3 p) {
@@ -297,6 +315,16 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
           return std::min(std::max(d1, d2), inside);
         },
         constantHu(Hu::muscle), 0);
+    // The CT table: behind a supine patient, in front of a prone one.
+    {
+      const double y0 = o.prone ? torsoCy - torsoB * 0.85 - 14 : torsoCy + torsoB + 3;
+      painter.paint(
+          {{-190, y0, zBottom}, {190, y0 + 11, zTop}},
+          [&, y0](Vec3 p) {
+            return std::min(slabDepth(p.y, y0, y0 + 11), slabDepth(p.x, -190, 190));
+          },
+          [](double d) { return d < 1.5 ? 350.0 : -700.0; }, 0, [](int16_t l) { return l == 0; });
+    }
     for (const auto& [c, r] : gasPockets)
       painter.paint(
           {c - Vec3{r, r, r}, c + Vec3{r, r, r}},
@@ -365,6 +393,32 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
           {{-45, front - 45, z0}, {0, front, z1}},
           [=](Vec3 p) { return ellipseDepth(p.x + 22, p.y - (front - 14), 12, 10); },
           constantHu(Hu::blood), label::kVenaCava);
+    }
+  }
+  if (!o.cervical) {
+    // Psoas muscles beside the lumbar bodies, growing caudally, each in a
+    // fat plane.
+    int lumbarIndex = 0;
+    for (const auto& L : levels) {
+      if (L.size.region != 'L') continue;
+      const double r = 11.0 + 3.5 * lumbarIndex++;
+      const Frame f = L.frame;
+      const double z0 = -L.size.bodyHeight / 2 - L.size.discBelow - 0.5,
+                   z1 = L.size.bodyHeight / 2 + 0.5;
+      for (int side : {-1, 1}) {
+        const double cu = side * (L.size.bodyWidth / 2 + r - 2), cv = -2.0;
+        for (int pass = 0; pass < 2; ++pass) {
+          const double rr = pass == 0 ? r + 2.5 : r;
+          painter.paint(
+              Painter::localBox(f, {cu - rr, cv - rr, z0}, {cu + rr, cv + rr, z1}),
+              [=](Vec3 p) {
+                const Vec3 q = f.toLocal(p);
+                return std::min(ellipseDepth(q.x - cu, q.y - cv, rr, rr * 0.9),
+                                slabDepth(q.z, z0, z1));
+              },
+              constantHu(pass == 0 ? Hu::fat : Hu::muscle), 0, [](int16_t l) { return l == 0; });
+        }
+      }
     }
   }
   reportProgress(progress, 0.3, "phantom: discs and vertebrae");
@@ -445,21 +499,22 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
           return std::min({outer, inner, slabDepth(q.z, L.laminaBottomW, L.laminaTopW)});
         },
         boneHu(1.0), lab);
-    // Spinous process: thoracic ones slope steeply caudal.
+    // Spinous process: a plate ~6 mm thick, as tall as spH*2, running
+    // posteriorly from the lamina; thoracic ones slope steeply caudal.
     {
       const double v0 = L.canalCentreV + archB - 3;
-      const double slope = s.region == 'T' ? 0.8 : (s.region == 'C' ? 0.3 : 0.1);
-      const double spH = s.region == 'L' || s.region == 'S' ? 9.0 : 5.0;
-      const Vec3 a0{0, v0, L.laminaTopW - spH - 2};
-      const Vec3 a1{0, v0 + s.spinousLength, L.laminaTopW - spH - 2 - slope * s.spinousLength};
+      const double len = s.spinousLength;
+      const double slope = spinousSlope(s.region);
+      const double spH = spinousHalfHeight(s.region);
+      const double top0 = L.laminaTopW - 2;
       painter.paint(
-          Painter::localBox(f, {-5, v0 - 2, a1.z - spH - 2},
-                            {5, v0 + s.spinousLength + 8, L.laminaTopW + 2}),
+          Painter::localBox(f, {-4, v0 - 1, top0 - slope * len - 2 * spH - 1},
+                            {4, v0 + len + 1, top0 + 1}),
           [=](Vec3 p) {
             const Vec3 q = f.toLocal(p);
-            // A flat plate: thin side to side, tall top to bottom.
-            const Vec3 qs{q.x * (spH / 3.5), q.y, q.z};
-            return spH - segmentDistance(qs, a0, a1);
+            const double upper = top0 - slope * (q.y - v0);
+            return std::min({3.0 - std::abs(q.x), slabDepth(q.y, v0, v0 + len),
+                             slabDepth(q.z, upper - 2 * spH, upper)});
           },
           boneHu(1.0), lab);
     }
@@ -619,6 +674,31 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
       }
     }
   }
+  // --- Vertebral arteries (neck): through the foramina transversaria of
+  // C6 to C1, carved out of the transverse processes.
+  if (o.cervical) {
+    for (int side : {-1, 1}) {
+      std::vector<Vec3> path;
+      for (auto it = levels.rbegin(); it != levels.rend(); ++it) {
+        const Level& L = *it;
+        if (L.size.region != 'C' || L.size.name == "C7") continue;
+        path.push_back(L.frame.toWorld({side * (L.size.canalWidth / 2 + L.size.pedicleWidth + 3.0),
+                                        L.size.bodyDepth / 2 - 1, L.pedicleW}));
+      }
+      if (path.empty()) continue;
+      // Below C6 it runs in front of C7's transverse process; above C2 to C1.
+      path.insert(path.begin(), path.front() + Vec3{0, -6, -30});
+      path.push_back(path.back() + Vec3{side * 4.0, 4, 18});
+      for (std::size_t k = 1; k < path.size(); ++k) {
+        const Vec3 p0 = path[k - 1], p1 = path[k];
+        const double rr = 2.3;
+        painter.paint(
+            {p0 - Vec3{4, 4, 4}, p1 + Vec3{4, 4, 4}, p0 + Vec3{4, 4, 4}, p1 - Vec3{4, 4, 4}},
+            [=](Vec3 p) { return rr - segmentDistance(p, p0, p1); }, constantHu(Hu::blood),
+            label::kVertebralArtery);
+      }
+    }
+  }
   reportProgress(progress, 0.75, "phantom: canal and nerves");
 
   // --- Spinal canal: dura with CSF and cord (conus at L1-L2), epidural fat.
@@ -725,11 +805,10 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
     m.laminaLps = f.toWorld(
         {0, L.canalCentreV + s.canalDepth / 2 + 3, 0.5 * (L.laminaTopW + L.laminaBottomW)});
     {
-      const double slope = s.region == 'T' ? 0.8 : (s.region == 'C' ? 0.3 : 0.1);
-      const double spH = s.region == 'L' || s.region == 'S' ? 9.0 : 5.0;
       const double v0 = L.canalCentreV + s.canalDepth / 2 + 3;
-      m.spinousTipLps = f.toWorld(
-          {0, v0 + s.spinousLength + spH, L.laminaTopW - spH - 2 - slope * s.spinousLength});
+      const double tipW =
+          L.laminaTopW - 2 - spinousSlope(s.region) * s.spinousLength - spinousHalfHeight(s.region);
+      m.spinousTipLps = f.toWorld({0, v0 + s.spinousLength, tipW});
     }
     m.ribs = s.ribs;
     if (i + 1 < n) {
