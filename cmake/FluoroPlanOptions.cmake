@@ -9,6 +9,12 @@ endif()
 
 add_library(fluoroplan_warnings INTERFACE)
 target_compile_options(fluoroplan_warnings INTERFACE -Wall -Wextra)
+# GCC 12 reports false -Wrestrict errors inside libstdc++ for ordinary string
+# concatenation at -O3 (GCC bug 105329); the warning is off for GCC 12 only.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_GREATER_EQUAL 12
+   AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+  target_compile_options(fluoroplan_warnings INTERFACE -Wno-restrict)
+endif()
 option(FLUOROPLAN_WERROR "Treat warnings as errors" ON)
 if(FLUOROPLAN_WERROR)
   target_compile_options(fluoroplan_warnings INTERFACE -Werror)

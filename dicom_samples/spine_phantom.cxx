@@ -258,8 +258,20 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
     L.facetU = s.canalWidth / 2 + s.pedicleWidth * 0.55;
     L.facetV = L.canalCentreV + s.canalDepth * 0.25;
     L.laminaTopW = L.pedicleW + s.pedicleHeight * 0.5;
-    L.laminaBottomW = -s.bodyHeight / 2 - s.discBelow * 0.6;
+    // The sacrum's dorsal wall encloses the sacral canal down to ~S4.
+    L.laminaBottomW =
+        s.region == 'S' ? -s.bodyHeight / 2 - 35 : -s.bodyHeight / 2 - s.discBelow * 0.6;
     L.tpV = L.canalCentreV - s.canalDepth * 0.1;
+  }
+
+  // Adjacent laminae overlap like roof tiles but never touch: keep 3 mm
+  // (ligamentum flavum) between a lamina and the one below.
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    Level& L = levels[i];
+    const Level& below = levels[i + 1];
+    const double belowTop =
+        L.frame.toLocal(below.frame.toWorld({0, below.canalCentreV, below.laminaTopW})).z;
+    if (below.size.region != 'S') L.laminaBottomW = std::max(L.laminaBottomW, belowTop + 3.0);
   }
 
   Painter painter(ct, labels, o.threads);
@@ -593,6 +605,10 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
       const double radius = dn.size.region == 'C' ? 7.0 : 8.5;
       const double halfHeight = 0.5 * std::abs(dot(iapBase - sapBase, jf.ez)) + 6;
       const double osteo = o.osteophytes ? 2.0 : 0.0;
+      const double sapTop =
+          jf.toLocal(up.frame.toWorld({side * up.facetU, up.facetV, up.laminaBottomW})).z;
+      const double iapBottom =
+          jf.toLocal(dn.frame.toWorld({side * dn.facetU, dn.facetV, dn.laminaTopW})).z;
       auto inFacet = [=](Vec3 p, double& s) {
         const Vec3 q = jf.toLocal(p);
         s = q.x * nrm.x + q.y * nrm.y;
@@ -606,7 +622,8 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
           [=](Vec3 p) {
             double s;
             const double d = inFacet(p, s);
-            return std::min(d, -s - jointGap / 2);
+            // The SAP's tip stops short of the upper vertebra's lamina.
+            return std::min({d, -s - jointGap / 2, sapTop - jointGap / 2 - jf.toLocal(p).z});
           },
           boneHu(1.0), static_cast<int16_t>(dn.size.label));
       painter.paint(
@@ -614,7 +631,8 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
           [=](Vec3 p) {
             double s;
             const double d = inFacet(p, s);
-            return std::min(d, s - jointGap / 2);
+            // The IAP hangs beside the SAP but not down onto the lower lamina.
+            return std::min({d, s - jointGap / 2, jf.toLocal(p).z - iapBottom - jointGap / 2});
           },
           boneHu(1.0), static_cast<int16_t>(up.size.label));
       painter.paint(
@@ -622,7 +640,12 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
           [=](Vec3 p) {
             double s;
             const double d = inFacet(p, s);
-            return std::min(d, jointGap / 2 - std::abs(s));
+            const double z = jf.toLocal(p).z;
+            // The joint space: between SAP and IAP, and above the SAP's tip.
+            const double between = jointGap / 2 - std::abs(s);
+            const double aboveTip =
+                std::min(-s - jointGap / 2 + jointGap, jointGap / 2 - std::abs(z - sapTop));
+            return std::min(d, std::max(between, aboveTip));
           },
           constantHu(Hu::jointSpace), 0);
       // Pillars joining each process to its vertebra.
@@ -697,6 +720,31 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
             [=](Vec3 p) { return rr - segmentDistance(p, p0, p1); }, constantHu(Hu::blood),
             label::kVertebralArtery);
       }
+    }
+  }
+  // Ribs meet vertebrae at synovial joints: clear rib voxels within ~1.5 mm
+  // of vertebral bone so the two never fuse.
+  {
+    const std::size_t nx = ct.size[0], ny = ct.size[1], nz = ct.size[2];
+    const int r = std::max(1, int(std::lround(1.5 / o.pixelMm)));
+    std::vector<std::size_t> clear;
+    for (std::size_t k = 1; k + 1 < nz; ++k)
+      for (std::size_t j = std::size_t(r); j + std::size_t(r) < ny; ++j)
+        for (std::size_t i = std::size_t(r); i + std::size_t(r) < nx; ++i) {
+          const std::size_t idx = ct.offset(i, j, k);
+          if (labels.hu[idx] != label::kRib) continue;
+          bool near = false;
+          for (int dz = -1; dz <= 1 && !near; ++dz)
+            for (int dy = -r; dy <= r && !near; ++dy)
+              for (int dx = -r; dx <= r && !near; ++dx) {
+                const int16_t l = labels.hu[ct.offset(i + dx, j + dy, k + dz)];
+                near = l >= 1 && l <= 28;
+              }
+          if (near) clear.push_back(idx);
+        }
+    for (std::size_t idx : clear) {
+      ct.hu[idx] = static_cast<int16_t>(Hu::jointSpace);
+      labels.hu[idx] = 0;
     }
   }
   reportProgress(progress, 0.75, "phantom: canal and nerves");

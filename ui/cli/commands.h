@@ -17,4 +17,16 @@ struct BenchLoadOptions {
 };
 int benchLoad(const BenchLoadOptions& options);
 
+struct SegmentOptions {
+  std::filesystem::path ctPath, outDir = "segmentation";
+  std::filesystem::path truth;       // optional label map for Dice
+  std::string truthScheme = "verse"; // or "totalsegmentator"
+};
+} // namespace fluoroplan::cli
+#include "imaging/core/progress.h"
+#include "imaging/core/volume.h"
+namespace fluoroplan::cli {
+int segmentCommand(const SegmentOptions& options, const Volume& ct,
+                   const ProgressCallback& progress);
+
 } // namespace fluoroplan::cli

@@ -204,6 +204,15 @@ int main(int argc, char** argv) {
   load->add_option("--jpeg2000", bl.jpeg2000Series, "a JPEG 2000 series to time as well");
   load->add_flag("--json", bl.json, "JSON output");
 
+  SegmentOptions seg;
+  auto* segment = app.add_subcommand(
+      "segment", "Label the vertebrae and the canal of a CT; write labels and spine.json");
+  segment->add_option("ct", seg.ctPath, "CT: DICOM folder/file or NIfTI/NRRD")->required();
+  segment->add_option("--out", seg.outDir, "output folder");
+  segment->add_option("--truth", seg.truth, "reference label map to report Dice against");
+  segment->add_option("--truth-scheme", seg.truthScheme, "verse (default) or totalsegmentator");
+  segment->add_flag("-q,--quiet", quiet, "no progress line");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -213,6 +222,27 @@ int main(int argc, char** argv) {
     if (*info) return runInfo(path, json, quiet);
     if (*demo) return runDemo(sample, data, work, quiet);
     if (*load) return benchLoad(bl);
+    if (*segment) {
+      Volume ct;
+      if (isResearchVolumeFile(seg.ctPath)) {
+        ct = readVolumeFile(seg.ctPath);
+      } else {
+        const StudyInventory inv = buildInventory(seg.ctPath);
+        const auto idx = primaryVolumeSeries(inv);
+        if (!idx) {
+          std::cerr << "error: " << seg.ctPath.string() << ": no CT series found\n";
+          return kInputProblem;
+        }
+        VolumeSeriesLoad l = loadVolume(inv, *idx, 0, progressLine(quiet));
+        if (!l.volume) {
+          for (const auto& p : l.problems)
+            std::cerr << p.toString() << "\n";
+          return kInputProblem;
+        }
+        ct = std::move(*l.volume);
+      }
+      return segmentCommand(seg, ct, progressLine(quiet));
+    }
   } catch (const Cancelled&) {
     std::cerr << "cancelled\n";
     return kCancelled;

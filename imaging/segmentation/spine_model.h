@@ -1,0 +1,53 @@
+#pragma once
+// What segmentation knows about a spine: a label map on the CT grid
+// (vertebrae numbered as VerSe, plus the spinal canal), per-vertebra level
+// names with the evidence for them, landmarks, and the canal centreline.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "imaging/core/volume.h"
+
+namespace fluoroplan {
+
+// Label values (VerSe for vertebrae). One table for comparisons with
+// TotalSegmentator v2 (26 = S1/sacrum, 27-31 = L5-L1, 32-43 = T12-T1).
+namespace spine_label {
+constexpr int16_t kSacrum = 26;
+constexpr int16_t kT13 = 28;
+constexpr int16_t kSpinalCanal = 200;
+constexpr int16_t kNeuralForamen = 201;
+} // namespace spine_label
+int verseFromTotalSegmentator(int totalSegmentatorLabel); // 0 when not a vertebra
+std::string verseLevelName(int verseLabel);               // "T12", "L6", "sacrum", "T13"
+
+struct Landmark {
+  Vec3 lps;
+  double confidence = 0; // 0..1
+  std::string method;    // how it was found
+};
+
+struct VertebraModel {
+  int label = 0;     // VerSe label as named
+  std::string level; // "L4"
+  bool namingCertain = false;
+  std::vector<std::string> alternatives; // other names the evidence allows
+  bool ribs = false;
+  bool partial = false; // cut by the scan's edge
+  Landmark bodyCentroid, superiorEndplate, inferiorEndplate;
+  Vec3 endplateNormalLps;
+  std::optional<Landmark> pedicleLeft, pedicleRight, transverseTipLeft, transverseTipRight, lamina,
+      spinousTip, interlaminarWindowBelow;
+  double volumeMl = 0;
+};
+
+struct SpineModel {
+  Volume labels;                        // on the CT grid; hu[] holds label values
+  std::vector<VertebraModel> vertebrae; // cranial to caudal
+  std::vector<Vec3> canalCentrelineLps; // cranial to caudal
+  std::vector<double> canalRadiusMm;
+  std::string namingEvidence; // in words: sacrum found? ribs? how counted
+  bool namingCertain = false;
+};
+
+} // namespace fluoroplan

@@ -1,0 +1,709 @@
+#include "imaging/segmentation/spine_segmenter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <queue>
+#include <sstream>
+
+#include "imaging/core/parallel.h"
+
+namespace fluoroplan {
+
+int verseFromTotalSegmentator(int t) {
+  if (t == 26) return spine_label::kSacrum;     // TotalSegmentator v2: 26 = S1
+  if (t >= 27 && t <= 31) return 24 - (t - 27); // 27..31 = L5..L1
+  if (t >= 32 && t <= 43) return 19 - (t - 32); // 32..43 = T12..T1
+  if (t >= 44 && t <= 50) return 7 - (t - 44);  // 44..50 = C7..C1
+  return 0;
+}
+
+std::string verseLevelName(int v) {
+  if (v >= 1 && v <= 7) return "C" + std::to_string(v);
+  if (v >= 8 && v <= 19) return "T" + std::to_string(v - 7);
+  if (v >= 20 && v <= 24) return "L" + std::to_string(v - 19);
+  if (v == 25) return "L6";
+  if (v == 26) return "sacrum";
+  if (v == 28) return "T13";
+  return "?";
+}
+
+double dice(const Volume& x, int a, const Volume& y, int b) {
+  std::size_t nx = 0, ny = 0, both = 0;
+  for (std::size_t i = 0; i < x.hu.size() && i < y.hu.size(); ++i) {
+    const bool px = x.hu[i] == a, py = y.hu[i] == b;
+    nx += px;
+    ny += py;
+    both += px && py;
+  }
+  return nx + ny == 0 ? 1.0 : 2.0 * double(both) / double(nx + ny);
+}
+
+namespace {
+
+// Block-average downsampling to about `mm` per voxel.
+Volume downsample(const Volume& ct, double mm, std::array<std::size_t, 3>& f) {
+  Volume c;
+  for (int a = 0; a < 3; ++a) {
+    f[a] = std::max<std::size_t>(1, std::size_t(std::lround(mm / ct.spacingMm[a])));
+    c.size[a] = std::max<std::size_t>(1, ct.size[a] / f[a]);
+    c.spacingMm[a] = ct.spacingMm[a] * double(f[a]);
+  }
+  c.directionLps = ct.directionLps;
+  c.originLps =
+      ct.indexToLps({(double(f[0]) - 1) / 2, (double(f[1]) - 1) / 2, (double(f[2]) - 1) / 2});
+  c.hu.resize(c.voxelCount());
+  const double n = double(f[0] * f[1] * f[2]);
+  for (std::size_t K = 0; K < c.size[2]; ++K)
+    for (std::size_t J = 0; J < c.size[1]; ++J)
+      for (std::size_t I = 0; I < c.size[0]; ++I) {
+        double s = 0;
+        for (std::size_t k = 0; k < f[2]; ++k)
+          for (std::size_t j = 0; j < f[1]; ++j)
+            for (std::size_t i = 0; i < f[0]; ++i)
+              s += ct.at(I * f[0] + i, J * f[1] + j, K * f[2] + k);
+        c.hu[c.offset(I, J, K)] = static_cast<int16_t>(std::lround(s / n));
+      }
+  return c;
+}
+
+// 2D helpers on one slice (row-major w x h).
+std::vector<uint8_t> closeSquare(const std::vector<uint8_t>& m, std::size_t w, std::size_t h,
+                                 int r) {
+  auto pass = [&](const std::vector<uint8_t>& in, bool dilate, bool horizontal) {
+    std::vector<uint8_t> out(in.size());
+    for (std::size_t y = 0; y < h; ++y)
+      for (std::size_t x = 0; x < w; ++x) {
+        uint8_t v = dilate ? 0 : 1;
+        for (int t = -r; t <= r; ++t) {
+          const long xx = horizontal ? long(x) + t : long(x),
+                     yy = horizontal ? long(y) : long(y) + t;
+          if (xx < 0 || yy < 0 || xx >= long(w) || yy >= long(h)) continue;
+          const uint8_t s = in[std::size_t(yy) * w + std::size_t(xx)];
+          v = dilate ? std::max(v, s) : std::min(v, s);
+        }
+        out[y * w + x] = v;
+      }
+    return out;
+  };
+  return pass(pass(pass(pass(m, true, true), true, false), false, true), false, false);
+}
+
+// Connected components (4-neighbour) of `m` that do not touch the border.
+std::vector<std::vector<std::size_t>> holes(const std::vector<uint8_t>& solid, std::size_t w,
+                                            std::size_t h) {
+  std::vector<int> seen(solid.size(), 0);
+  std::vector<std::vector<std::size_t>> out;
+  std::vector<std::size_t> stack;
+  for (std::size_t start = 0; start < solid.size(); ++start) {
+    if (solid[start] || seen[start]) continue;
+    std::vector<std::size_t> comp;
+    bool border = false;
+    stack.push_back(start);
+    seen[start] = 1;
+    while (!stack.empty()) {
+      const std::size_t p = stack.back();
+      stack.pop_back();
+      comp.push_back(p);
+      const std::size_t x = p % w, y = p / w;
+      if (x == 0 || y == 0 || x + 1 == w || y + 1 == h) border = true;
+      const std::size_t nb[4] = {x > 0 ? p - 1 : p, x + 1 < w ? p + 1 : p, y > 0 ? p - w : p,
+                                 y + 1 < h ? p + w : p};
+      for (std::size_t q : nb)
+        if (!solid[q] && !seen[q]) {
+          seen[q] = 1;
+          stack.push_back(q);
+        }
+    }
+    if (!border) out.push_back(std::move(comp));
+  }
+  return out;
+}
+
+struct CanalSlice {
+  bool found = false;
+  Vec3 centre;
+  double radiusMm = 0;
+};
+
+} // namespace
+
+SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
+                        const ProgressCallback& progress) {
+  if (ct.empty()) throw NoSpineFound("empty volume");
+  if (std::abs(ct.directionLps.column(2).z) < 0.9)
+    throw NoSpineFound(
+        "segmentation needs axial slices (slice normal along the patient's head-foot axis)");
+  reportProgress(progress, 0.0, "segment: downsampling");
+  std::array<std::size_t, 3> f{};
+  const Volume c = downsample(ct, o.coarseMm, f);
+  const double boneHu = 180;
+  const std::size_t W = c.size[0], H = c.size[1], D = c.size[2];
+
+  // --- 1. Canal per coarse slice.
+  std::vector<CanalSlice> canal(D);
+  parallelFor(
+      D, o.threads,
+      [&](std::size_t K) {
+        std::vector<uint8_t> bone(W * H);
+        for (std::size_t n = 0; n < W * H; ++n)
+          bone[n] = c.hu[K * W * H + n] > boneHu;
+        const int r = std::max(1, int(std::lround(3.5 / c.spacingMm.x)));
+        const auto closed = closeSquare(bone, W, H, r);
+        double bestScore = 0;
+        for (const auto& comp : holes(closed, W, H)) {
+          const double area = double(comp.size()) * c.spacingMm.x * c.spacingMm.y;
+          if (area < 40 || area > 900) continue;
+          Vec3 centre;
+          double hu = 0;
+          for (std::size_t p : comp) {
+            centre = centre + c.indexToLps({double(p % W), double(p / W), double(K)});
+            hu += c.hu[K * W * H + p];
+          }
+          centre = (1.0 / double(comp.size())) * centre;
+          hu /= double(comp.size());
+          if (hu > 120) continue;
+          // A vertebral body lies in front of the canal (anterior is -y).
+          const double rad = std::sqrt(area / 3.14159);
+          std::size_t in = 0, all = 0;
+          for (double dy = rad + 2; dy <= rad + 40; dy += c.spacingMm.y)
+            for (double dx = -10; dx <= 10; dx += c.spacingMm.x) {
+              const Vec3 idx = c.lpsToIndex(centre + Vec3{dx, -dy, 0});
+              const long i = std::lround(idx.x), j = std::lround(idx.y);
+              if (i < 0 || j < 0 || i >= long(W) || j >= long(H)) continue;
+              ++all;
+              in += c.hu[K * W * H + std::size_t(j) * W + std::size_t(i)] > boneHu;
+            }
+          const double frac = all ? double(in) / double(all) : 0;
+          if (frac < 0.2) continue;
+          // Bone around it on both sides (pedicles/laminae).
+          const double score = frac;
+          if (score > bestScore) {
+            bestScore = score;
+            canal[K] = {true, centre, rad};
+          }
+        }
+      },
+      [&](double fr, std::string_view) {
+        return !progress || progress(0.05 + 0.25 * fr, "segment: tracking the canal");
+      });
+
+  // Keep the longest run of detections, bridging gaps up to 20 mm, and drop
+  // detections that jump sideways.
+  std::vector<std::size_t> hits;
+  for (std::size_t K = 0; K < D; ++K)
+    if (canal[K].found) hits.push_back(K);
+  if (hits.size() < 3) throw NoSpineFound("no spine found: no spinal canal in any slice");
+  std::size_t bestBegin = 0, bestEnd = 0, runBegin = 0;
+  for (std::size_t n = 1; n <= hits.size(); ++n) {
+    const bool breaks = n == hits.size() || double(hits[n] - hits[n - 1]) * c.spacingMm.z > 32 ||
+                        norm(canal[hits[n]].centre - canal[hits[n - 1]].centre) >
+                            15 + double(hits[n] - hits[n - 1]) * c.spacingMm.z;
+    if (breaks) {
+      if (n - runBegin > bestEnd - bestBegin) {
+        bestBegin = runBegin;
+        bestEnd = n;
+      }
+      runBegin = n;
+    }
+  }
+  const std::size_t K0 = hits[bestBegin], K1 = hits[bestEnd - 1];
+  if (double(K1 - K0) * c.spacingMm.z < 15)
+    throw NoSpineFound("no spine found: the canal is too short to be a spine");
+  // Interpolate missing slices and smooth.
+  std::vector<Vec3> centre(D);
+  std::vector<double> radius(D, 0);
+  {
+    std::size_t prev = K0;
+    for (std::size_t n = bestBegin; n < bestEnd; ++n) {
+      const std::size_t K = hits[n];
+      for (std::size_t k = prev; k <= K; ++k) {
+        const double t = K == prev ? 0 : double(k - prev) / double(K - prev);
+        centre[k] = canal[prev].centre + t * (canal[K].centre - canal[prev].centre);
+        radius[k] = canal[prev].radiusMm + t * (canal[K].radiusMm - canal[prev].radiusMm);
+      }
+      prev = K;
+    }
+    std::vector<Vec3> sm = centre;
+    for (std::size_t K = K0; K <= K1; ++K) {
+      Vec3 s;
+      int n = 0;
+      for (long t = -3; t <= 3; ++t) {
+        const long k = long(K) + t;
+        if (k < long(K0) || k > long(K1)) continue;
+        s = s + centre[std::size_t(k)];
+        ++n;
+      }
+      sm[K] = (1.0 / n) * s;
+      sm[K].z = centre[K].z;
+    }
+    centre = sm;
+  }
+  auto tangentAt = [&](std::size_t K) {
+    const std::size_t a = K >= K0 + 3 ? K - 3 : K0, b = std::min(K1, K + 3);
+    Vec3 t = normalized(centre[b] - centre[a]);
+    if (t.z < 0) t = -1.0 * t;
+    return t;
+  };
+  auto anteriorAt = [&](Vec3 t) { return normalized(Vec3{0, -1, 0} - dot(Vec3{0, -1, 0}, t) * t); };
+
+  // --- 2. Bone profile across the canal's course; discs are its dips.
+  std::vector<double> profile(D, 0), arc(D, 0);
+  for (std::size_t K = K0; K <= K1; ++K) {
+    if (K > K0) arc[K] = arc[K - 1] + norm(centre[K] - centre[K - 1]);
+    const Vec3 t = tangentAt(K), a = anteriorAt(t), l = cross(t, a);
+    std::size_t in = 0, all = 0;
+    for (double r = radius[K] + 2; r <= radius[K] + 40; r += 1.5)
+      for (double s = -12; s <= 12; s += 1.5) {
+        const Vec3 idx = c.lpsToIndex(centre[K] + r * a + s * l);
+        if (!c.containsIndex(idx)) continue;
+        ++all;
+        in += c.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
+                   std::size_t(std::lround(idx.z))) > boneHu;
+      }
+    profile[K] = all ? double(in) / double(all) : 0;
+  }
+  std::vector<std::size_t> discs;
+  {
+    std::vector<double> sm(profile);
+    for (std::size_t K = K0 + 1; K + 1 <= K1; ++K)
+      sm[K] = (profile[K - 1] + profile[K] + profile[K + 1]) / 3;
+    const double window = o.minDiscSpacingMm / 2;
+    for (std::size_t K = K0 + 1; K < K1; ++K) {
+      double localMin = 1e9, localMax = 0;
+      for (std::size_t k = K0; k <= K1; ++k) {
+        if (std::abs(arc[k] - arc[K]) <= window) localMin = std::min(localMin, sm[k]);
+        if (std::abs(arc[k] - arc[K]) <= 18) localMax = std::max(localMax, sm[k]);
+      }
+      if (sm[K] > localMin || sm[K] > 0.55 * localMax || localMax < 0.25) continue;
+      if (arc[K] - arc[K0] < 4 || arc[K1] - arc[K] < 4) continue;
+      if (!discs.empty() && arc[K] - arc[discs.back()] < o.minDiscSpacingMm) {
+        if (sm[K] < sm[discs.back()]) discs.back() = K;
+        continue;
+      }
+      discs.push_back(K);
+    }
+  }
+  reportProgress(progress, 0.4, "segment: splitting vertebrae");
+
+  // Segments between discs, caudal to cranial: segment s lies above disc s-1
+  // and below disc s.
+  const std::size_t segments = discs.size() + 1;
+  struct Plane {
+    Vec3 point, normal;
+  };
+  std::vector<Plane> planes;
+  for (std::size_t K : discs) {
+    const Vec3 t = tangentAt(K);
+    planes.push_back({centre[K] + (radius[K] + 15) * anteriorAt(t), t});
+  }
+  auto segmentOf = [&](Vec3 p, double margin) -> int {
+    // Index of the segment that p lies in, or -1 within `margin` of a disc plane.
+    int s = 0;
+    for (std::size_t j = 0; j < planes.size(); ++j) {
+      const double d = dot(p - planes[j].point, planes[j].normal);
+      if (std::abs(d) < margin) return -1;
+      if (d > 0) s = int(j) + 1;
+    }
+    return s;
+  };
+
+  // Distance from p to the nearer disc plane bounding segment s (a segment
+  // at the scan's end has one), and the segment's length along the canal.
+  auto distanceToBounds = [&](Vec3 p, std::size_t s) {
+    double dmin = 1e9;
+    if (s > 0) dmin = std::min(dmin, dot(p - planes[s - 1].point, planes[s - 1].normal));
+    if (s < planes.size()) dmin = std::min(dmin, -dot(p - planes[s].point, planes[s].normal));
+    return dmin;
+  };
+  auto segmentLength = [&](std::size_t s) {
+    const double lo = s > 0 ? arc[discs[s - 1]] : arc[K0];
+    const double hi = s < discs.size() ? arc[discs[s]] : arc[K1];
+    return hi - lo;
+  };
+
+  // --- 3. Full-resolution bone mask: an edge threshold half-way between soft
+  // tissue and cortex, with enclosed cancellous bone filled per slice.
+  std::vector<int16_t> spineHu;
+  for (std::size_t K = K0; K <= K1; K += 2) {
+    const Vec3 t = tangentAt(K), a = anteriorAt(t);
+    for (double r = radius[K]; r < radius[K] + 40; r += 1.0) {
+      const Vec3 idx = ct.lpsToIndex(centre[K] + r * a);
+      if (ct.containsIndex(idx))
+        spineHu.push_back(ct.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
+                                std::size_t(std::lround(idx.z))));
+    }
+  }
+  std::sort(spineHu.begin(), spineHu.end());
+  const double cortex =
+      spineHu.empty() ? 1000 : spineHu[std::size_t(0.995 * double(spineHu.size() - 1))];
+  const double edge = std::clamp(0.5 * (40 + cortex), 250.0, 700.0);
+  const std::size_t w = ct.size[0], h = ct.size[1], d = ct.size[2];
+  std::vector<uint8_t> bone(ct.voxelCount(), 0);
+  parallelFor(
+      d, o.threads,
+      [&](std::size_t k) {
+        std::vector<uint8_t> m(w * h);
+        const std::size_t base = k * w * h;
+        for (std::size_t n = 0; n < w * h; ++n)
+          m[n] = ct.hu[base + n] > edge;
+        std::vector<uint8_t> inHole(w * h, 0);
+        for (const auto& comp : holes(m, w, h)) {
+          double hu = 0;
+          for (std::size_t p : comp) {
+            hu += ct.hu[base + p];
+            inHole[p] = 1;
+          }
+          // Cancellous bone is a thick hole; a joint space between two
+          // cortices is a thin one and must stay open.
+          std::size_t interior = 0;
+          for (std::size_t p : comp) {
+            const std::size_t x = p % w, y = p / w;
+            interior += x > 0 && x + 1 < w && y > 0 && y + 1 < h && inHole[p - 1] &&
+                        inHole[p + 1] && inHole[p - w] && inHole[p + w];
+          }
+          for (std::size_t p : comp)
+            inHole[p] = 0;
+          if (hu / double(comp.size()) > 100 &&
+              double(comp.size()) * ct.spacingMm.x * ct.spacingMm.y < 2500 &&
+              double(interior) >= 0.3 * double(comp.size()))
+            for (std::size_t p : comp)
+              m[p] = 1;
+        }
+        std::copy(m.begin(), m.end(), bone.begin() + std::ptrdiff_t(base));
+      },
+      [&](double fr, std::string_view) {
+        return !progress || progress(0.4 + 0.2 * fr, "segment: bone mask");
+      });
+
+  // --- 4. Markers in the bodies, then a priority flood through bone.
+  Volume labels = ct;
+  std::fill(labels.hu.begin(), labels.hu.end(), int16_t{0});
+  std::vector<uint8_t> allowed(ct.voxelCount(), 0);
+  auto coarseK = [&](std::size_t k) { return std::min(D - 1, k / f[2]); };
+  for (std::size_t k = 0; k < d; ++k) {
+    // Beyond the canal's ends (the sacrum's tip, say) the nearest end's
+    // frame is used, up to 60 mm away.
+    const std::size_t K = std::clamp(coarseK(k), K0, K1);
+    if (std::abs(double(coarseK(k)) - double(K)) * c.spacingMm.z > 60) continue;
+    const Vec3 t = tangentAt(K), a = anteriorAt(t), l = cross(t, a);
+    for (std::size_t j = 0; j < h; ++j)
+      for (std::size_t i = 0; i < w; ++i) {
+        const std::size_t o3 = ct.offset(i, j, k);
+        if (!bone[o3]) continue;
+        const Vec3 p = ct.indexToLps({double(i), double(j), double(k)});
+        const Vec3 rel = p - centre[K];
+        const double ant = dot(rel, a), lat = dot(rel, l);
+        if (std::abs(lat) > o.ribSearchMm || ant > radius[K] + 60 || ant < -85) continue;
+        allowed[o3] = 1;
+        if (ant > radius[K] + 3 && ant < radius[K] + 45 && std::abs(lat) < 14) {
+          // Markers only in the middle half of each body: a disc plane a few
+          // mm off must not seed a vertebra with its neighbour's label.
+          const int s = segmentOf(p, 0.0);
+          if (s >= 0 && distanceToBounds(p, std::size_t(s)) >
+                            std::max(2.5, 0.25 * segmentLength(std::size_t(s))))
+            labels.hu[o3] = static_cast<int16_t>(s + 1);
+        }
+      }
+  }
+  reportProgress(progress, 0.7, "segment: flooding vertebrae");
+  {
+    using Item = std::pair<int16_t, std::size_t>;
+    std::priority_queue<Item> queue;
+    auto pushNeighbours = [&](std::size_t p) {
+      const std::size_t i = p % w, j = (p / w) % h, k = p / (w * h);
+      const std::size_t nb[6] = {i > 0 ? p - 1 : p,     i + 1 < w ? p + 1 : p,
+                                 j > 0 ? p - w : p,     j + 1 < h ? p + w : p,
+                                 k > 0 ? p - w * h : p, k + 1 < d ? p + w * h : p};
+      for (std::size_t q : nb)
+        if (q != p && allowed[q] && labels.hu[q] == 0) queue.push({ct.hu[q], q});
+    };
+    std::vector<int16_t> from(ct.voxelCount(), 0);
+    for (std::size_t p = 0; p < labels.hu.size(); ++p)
+      if (labels.hu[p] > 0) pushNeighbours(p);
+    // Each queued voxel takes the label of a labelled neighbour; processing
+    // the densest bone first lets fronts meet at low-density gaps.
+    while (!queue.empty()) {
+      const std::size_t p = queue.top().second;
+      queue.pop();
+      if (labels.hu[p] != 0) continue;
+      const std::size_t i = p % w, j = (p / w) % h, k = p / (w * h);
+      const std::size_t nb[6] = {i > 0 ? p - 1 : p,     i + 1 < w ? p + 1 : p,
+                                 j > 0 ? p - w : p,     j + 1 < h ? p + w : p,
+                                 k > 0 ? p - w * h : p, k + 1 < d ? p + w * h : p};
+      int16_t lab = 0;
+      for (std::size_t q : nb)
+        if (q != p && labels.hu[q] > 0) lab = labels.hu[q];
+      if (lab == 0) continue;
+      labels.hu[p] = lab;
+      pushNeighbours(p);
+    }
+  }
+  // Cancellous bone that the edge threshold left out: per slice, holes in
+  // a vertebra's own mask whose density is bone-like (the canal is a hole
+  // too, but of CSF and fat, and stays open).
+  parallelFor(d, o.threads, [&](std::size_t k) {
+    const std::size_t base = k * w * h;
+    std::map<int16_t, std::size_t> present;
+    for (std::size_t n = 0; n < w * h; ++n)
+      if (labels.hu[base + n] > 0) present[labels.hu[base + n]]++;
+    for (const auto& [lab, count] : present) {
+      if (count < 20) continue;
+      std::vector<uint8_t> m(w * h);
+      for (std::size_t n = 0; n < w * h; ++n)
+        m[n] = labels.hu[base + n] == lab;
+      for (const auto& comp : holes(m, w, h)) {
+        double hu = 0;
+        bool free = true;
+        for (std::size_t p : comp) {
+          hu += ct.hu[base + p];
+          free &= labels.hu[base + p] == 0;
+        }
+        if (free && hu / double(comp.size()) > 100 &&
+            double(comp.size()) * ct.spacingMm.x * ct.spacingMm.y < 2500)
+          for (std::size_t p : comp)
+            labels.hu[base + p] = lab;
+      }
+    }
+  });
+  // Where the cortex does not close in a slice (thin or partial-volumed on
+  // real scans), cancellous voxels still lie between walls of one vertebra:
+  // a bone-dense voxel whose in-plane rays meet the same vertebra within
+  // 20 mm in at least three of four directions belongs to it.
+  parallelFor(d, o.threads, [&](std::size_t k) {
+    const std::size_t base = k * w * h;
+    const long reach = std::lround(20.0 / ct.spacingMm.x);
+    std::vector<std::pair<std::size_t, int16_t>> add;
+    for (std::size_t j = 0; j < h; ++j)
+      for (std::size_t i = 0; i < w; ++i) {
+        const std::size_t p = base + j * w + i;
+        if (labels.hu[p] != 0 || ct.hu[p] < 110 || ct.hu[p] > edge) continue;
+        std::map<int16_t, int> hits;
+        const int dirs[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
+        for (const auto& dd : dirs)
+          for (long t = 1; t <= reach; ++t) {
+            const long x = long(i) + dd[0] * t, y = long(j) + dd[1] * t;
+            if (x < 0 || y < 0 || x >= long(w) || y >= long(h)) break;
+            const int16_t l = labels.hu[base + std::size_t(y) * w + std::size_t(x)];
+            if (l > 0 && l < spine_label::kSpinalCanal) {
+              hits[l]++;
+              break;
+            }
+          }
+        for (const auto& [l, c] : hits)
+          if (c >= 3) add.push_back({p, l});
+      }
+    for (const auto& [p, l] : add)
+      labels.hu[p] = l;
+  });
+  reportProgress(progress, 0.85, "segment: naming levels");
+
+  // --- 5. Per-segment facts: size, extent along the canal, ribs.
+  struct Seg {
+    std::size_t voxels = 0;
+    double lowArc = 1e9, highArc = -1e9;
+    std::size_t ribVoxels = 0;
+    Vec3 sum;
+  };
+  std::vector<Seg> seg(segments);
+  for (std::size_t k = 0; k < d; ++k) {
+    const std::size_t K = coarseK(k);
+    const bool inCanal = K >= K0 && K <= K1;
+    const Vec3 t = inCanal ? tangentAt(K) : Vec3{0, 0, 1};
+    const Vec3 a = anteriorAt(t), l = cross(t, a);
+    for (std::size_t j = 0; j < h; ++j)
+      for (std::size_t i = 0; i < w; ++i) {
+        const std::size_t o3 = ct.offset(i, j, k);
+        const int lab = labels.hu[o3];
+        if (lab > 0) {
+          Seg& s = seg[std::size_t(lab - 1)];
+          ++s.voxels;
+          s.sum = s.sum + ct.indexToLps({double(i), double(j), double(k)});
+        } else if (inCanal && ct.hu[o3] > edge) {
+          // Ribs: bone just beyond the vertebra's lateral reach, near the canal's depth.
+          const Vec3 rel = ct.indexToLps({double(i), double(j), double(k)}) - centre[K];
+          const double lat = std::abs(dot(rel, l)), ant = dot(rel, a);
+          if (lat > o.ribSearchMm && lat < o.ribSearchMm + 30 && ant > -30 && ant < 25) {
+            const int s = segmentOf(ct.indexToLps({double(i), double(j), double(k)}), 0.0);
+            if (s >= 0) seg[std::size_t(s)].ribVoxels++;
+          }
+        }
+      }
+  }
+  const double voxelMl = ct.spacingMm.x * ct.spacingMm.y * ct.spacingMm.z / 1000.0;
+  // Segment extents along the canal.
+  for (std::size_t K = K0; K <= K1; ++K) {
+    const int s = segmentOf(centre[K] + (radius[K] + 15) * anteriorAt(tangentAt(K)), 0.0);
+    if (s < 0) continue;
+    seg[std::size_t(s)].lowArc = std::min(seg[std::size_t(s)].lowArc, arc[K]);
+    seg[std::size_t(s)].highArc = std::max(seg[std::size_t(s)].highArc, arc[K]);
+  }
+  // Drop empty segments (no bone flooded).
+  std::vector<std::size_t> kept;
+  for (std::size_t s = 0; s < segments; ++s)
+    if (seg[s].voxels * voxelMl > 2.0) kept.push_back(s);
+  if (kept.empty()) throw NoSpineFound("no spine found: no vertebral bone along the canal");
+
+  // --- 6. Naming (kept is caudal to cranial).
+  const std::size_t n = kept.size();
+  const Seg& lowest = seg[kept[0]];
+  const bool lowestTouchesBottom = lowest.lowArc <= arc[K0] + 1;
+  const bool sacrum = n >= 2 && lowestTouchesBottom && lowest.highArc - lowest.lowArc > 30 &&
+                      double(lowest.voxels) > 1.3 * double(seg[kept[1]].voxels);
+  std::vector<bool> ribs(n);
+  for (std::size_t m = 0; m < n; ++m)
+    ribs[m] = double(seg[kept[m]].ribVoxels) * voxelMl > 0.4;
+  // The thoracic run: from the most cranial vertebra down, while ribs continue.
+  std::optional<std::size_t> lastRib;
+  if (ribs[n - 1]) {
+    std::size_t m = n - 1;
+    while (m > 0 && ribs[m - 1])
+      --m;
+    lastRib = m;
+  }
+  std::vector<int> name(n, 0);
+  std::ostringstream ev;
+  bool certain = false;
+  std::vector<std::vector<std::string>> alternatives(n);
+  auto countUpFromSacrum = [&](std::vector<int>& nm) {
+    nm[0] = spine_label::kSacrum;
+    int v = 24; // L5
+    for (std::size_t m = 1; m < n; ++m)
+      nm[m] = v--;
+  };
+  auto countFromLastRib = [&](std::vector<int>& nm, std::size_t lr) {
+    for (std::size_t m = 0; m < n; ++m) {
+      const long off = long(m) - long(lr); // positive: cranial of the last rib-bearing vertebra
+      nm[m] = int(19 + -off);              // placeholder, fixed below
+      nm[m] = off >= 0 ? 19 - int(off) : 19 + int(-off);
+    }
+  };
+  if (sacrum && lastRib) {
+    countUpFromSacrum(name);
+    const int fromSacrum = name[*lastRib];
+    if (fromSacrum == 19) {
+      certain = true;
+      ev << "sacrum and the last rib-bearing vertebra agree (T12 with 5 lumbar vertebrae)";
+    } else if (fromSacrum == 20) {
+      // Ribs on what the sacral count calls L1: a 13th rib-bearing vertebra.
+      name[*lastRib] = spine_label::kT13;
+      for (std::size_t m = *lastRib + 1; m < n; ++m)
+        name[m] = 19 - int(m - *lastRib - 1);
+      alternatives[*lastRib] = {"L1 with lumbar ribs"};
+      ev << "counted from the sacrum, the last rib-bearing vertebra is L1: named T13 (13 rib "
+            "pairs); it could be L1 with lumbar ribs";
+    } else if (fromSacrum == 18) {
+      // Six mobile lumbar vertebrae below the 12th ribs.
+      name[1] = 25; // L6
+      for (std::size_t m = 2; m < n; ++m)
+        name[m] = 24 - int(m - 2);
+      alternatives[1] = {"S1 lumbarised", "L5 with 11 rib pairs above"};
+      ev << "counted from the sacrum, the last rib-bearing vertebra is T11: named an L6 (6 lumbar "
+            "vertebrae); it could be 11 rib pairs or a lumbarised S1";
+    } else {
+      ev << "sacrum and ribs disagree by more than one level; named from the sacrum";
+    }
+  } else if (sacrum) {
+    countUpFromSacrum(name);
+    ev << "counted up from the sacrum; no ribs in view to confirm (a transitional vertebra cannot "
+          "be excluded)";
+  } else if (lastRib) {
+    countFromLastRib(name, *lastRib);
+    ev << "named from the ribs: the lowest rib-bearing vertebra in view taken as T12";
+    if (*lastRib == 0)
+      ev << ", but the scan ends below it, so it may not be the last rib-bearing one";
+    else
+      certain = false;
+    for (std::size_t m = 0; m < n; ++m)
+      alternatives[m] = {verseLevelName(name[m] + 1), verseLevelName(name[m] - 1)};
+  } else {
+    // Nothing to count from: provisional lumbar names, clearly uncertain.
+    for (std::size_t m = 0; m < n; ++m)
+      name[m] = 24 - int(m);
+    ev << "no sacrum and no ribs in view: names are provisional (lowest taken as L5); set them by "
+          "hand";
+  }
+
+  // --- 7. Relabel to VerSe, canal label, landmarks.
+  std::vector<int16_t> map(segments + 1, 0);
+  for (std::size_t m = 0; m < n; ++m)
+    map[kept[m] + 1] = static_cast<int16_t>(name[m]);
+  for (auto& v : labels.hu)
+    if (v > 0) v = map[std::size_t(v)];
+  for (std::size_t k = 0; k < d; ++k) {
+    const std::size_t K = coarseK(k);
+    if (K < K0 || K > K1) continue;
+    const Vec3 t = tangentAt(K);
+    for (std::size_t j = 0; j < h; ++j)
+      for (std::size_t i = 0; i < w; ++i) {
+        const std::size_t o3 = ct.offset(i, j, k);
+        if (labels.hu[o3] != 0 || ct.hu[o3] > 150) continue;
+        Vec3 rel = ct.indexToLps({double(i), double(j), double(k)}) - centre[K];
+        rel = rel - dot(rel, t) * t;
+        if (norm(rel) < radius[K]) labels.hu[o3] = spine_label::kSpinalCanal;
+      }
+  }
+
+  SpineModel model;
+  model.namingEvidence = ev.str();
+  model.namingCertain = certain;
+  for (std::size_t K = K1 + 1; K-- > K0;) {
+    model.canalCentrelineLps.push_back(centre[K]);
+    model.canalRadiusMm.push_back(radius[K]);
+  }
+  for (std::size_t mm = n; mm-- > 0;) {
+    const Seg& s = seg[kept[mm]];
+    VertebraModel v;
+    v.label = name[mm];
+    v.level = verseLevelName(v.label);
+    v.namingCertain = certain;
+    v.alternatives = alternatives[mm];
+    v.ribs = ribs[mm];
+    v.volumeMl = double(s.voxels) * voxelMl;
+    v.bodyCentroid = {(1.0 / double(s.voxels)) * s.sum, 0.8, "centroid of the vertebra's voxels"};
+    const std::size_t segIndex = kept[mm];
+    v.partial = (segIndex == 0 && !sacrum) || segIndex + 1 == segments;
+    if (segIndex > 0) {
+      const Plane& below = planes[segIndex - 1];
+      v.inferiorEndplate = {below.point, 0.7, "bone-density dip of the disc below"};
+      v.endplateNormalLps = below.normal;
+    }
+    if (segIndex < planes.size()) {
+      const Plane& above = planes[segIndex];
+      v.superiorEndplate = {above.point, 0.7, "bone-density dip of the disc above"};
+      v.endplateNormalLps = above.normal;
+    }
+    model.vertebrae.push_back(v);
+  }
+  model.labels = std::move(labels);
+  reportProgress(progress, 1.0, "segment: done");
+  return model;
+}
+
+void renameLevels(SpineModel& model, std::size_t index, const std::string& level) {
+  if (index >= model.vertebrae.size())
+    throw std::out_of_range("no vertebra " + std::to_string(index));
+  int anchor = 0;
+  for (int v = 1; v <= 28; ++v)
+    if (verseLevelName(v) == level) anchor = v;
+  if (anchor == 0) throw std::invalid_argument("unknown level " + level);
+  std::map<int16_t, int16_t> remap;
+  for (std::size_t m = 0; m < model.vertebrae.size(); ++m) {
+    VertebraModel& v = model.vertebrae[m];
+    const int newLabel = anchor + int(m) - int(index);
+    remap[static_cast<int16_t>(v.label)] = static_cast<int16_t>(newLabel);
+    v.label = newLabel;
+    v.level = verseLevelName(newLabel);
+    v.namingCertain = true;
+    v.alternatives.clear();
+  }
+  for (auto& x : model.labels.hu) {
+    auto it = remap.find(x);
+    if (it != remap.end()) x = it->second;
+  }
+  model.namingEvidence = "set by the user: vertebra " + std::to_string(index + 1) + " is " + level;
+  model.namingCertain = true;
+}
+
+} // namespace fluoroplan

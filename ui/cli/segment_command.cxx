@@ -1,0 +1,186 @@
+// `fluoroplan segment CT_PATH --out DIR [--truth LABELS [--truth-scheme verse|totalsegmentator]]`
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "imaging/core/atomic_file.h"
+#include "imaging/core/reslice.h"
+#include "imaging/io/image_2d.h"
+#include "imaging/io/volume_io.h"
+#include "imaging/segmentation/spine_segmenter.h"
+#include "ui/cli/commands.h"
+
+namespace fluoroplan::cli {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+// The reference label map on the CT's grid, by nearest voxel in physical
+// space (a NIfTI stored RAS has its rows and slices the other way round).
+Volume onGridOf(const Volume& grid, const Volume& labels) {
+  Volume out = grid;
+  std::fill(out.hu.begin(), out.hu.end(), int16_t{0});
+  for (std::size_t k = 0; k < grid.size[2]; ++k)
+    for (std::size_t j = 0; j < grid.size[1]; ++j)
+      for (std::size_t i = 0; i < grid.size[0]; ++i) {
+        const Vec3 idx = labels.lpsToIndex(grid.indexToLps({double(i), double(j), double(k)}));
+        if (labels.containsIndex(idx))
+          out.hu[grid.offset(i, j, k)] =
+              labels.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
+                        std::size_t(std::lround(idx.z)));
+      }
+  return out;
+}
+
+json vec(Vec3 v) {
+  return json::array({v.x, v.y, v.z});
+}
+json landmark(const Landmark& l) {
+  return {{"lps", vec(l.lps)}, {"confidence", l.confidence}, {"method", l.method}};
+}
+} // namespace
+
+int segmentCommand(const SegmentOptions& o, const Volume& ct, const ProgressCallback& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  SpineModel model;
+  try {
+    model = segmentSpine(ct, {}, progress);
+  } catch (const NoSpineFound& e) {
+    std::cerr << "error: " << o.ctPath.string() << ": " << e.what() << "\n";
+    return kInputProblem;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fs::create_directories(o.outDir);
+  writeVolumeFile(model.labels, o.outDir / "labels.nrrd");
+  writeVolumeFile(model.labels, o.outDir / "labels.nii.gz");
+  json j;
+  j["ct"] = o.ctPath.string();
+  j["coordinates"] = "DICOM patient LPS, millimetres";
+  j["naming_evidence"] = model.namingEvidence;
+  j["naming_certain"] = model.namingCertain;
+  j["seconds"] = seconds;
+  j["vertebrae"] = json::array();
+  for (const auto& v : model.vertebrae) {
+    json jv = {{"level", v.level},
+               {"label", v.label},
+               {"naming_certain", v.namingCertain},
+               {"alternatives", v.alternatives},
+               {"ribs", v.ribs},
+               {"partial", v.partial},
+               {"volume_ml", v.volumeMl},
+               {"body_centroid", landmark(v.bodyCentroid)},
+               {"superior_endplate", landmark(v.superiorEndplate)},
+               {"inferior_endplate", landmark(v.inferiorEndplate)}};
+    j["vertebrae"].push_back(jv);
+  }
+  j["canal_centreline"] = json::array();
+  for (std::size_t i = 0; i < model.canalCentrelineLps.size(); ++i)
+    j["canal_centreline"].push_back(
+        {{"point", vec(model.canalCentrelineLps[i])}, {"radius_mm", model.canalRadiusMm[i]}});
+  if (!o.truth.empty()) {
+    Volume mapped = onGridOf(model.labels, readVolumeFile(o.truth));
+    if (o.truthScheme == "totalsegmentator")
+      for (auto& v : mapped.hu)
+        v = static_cast<int16_t>(verseFromTotalSegmentator(v));
+    json dj = json::object();
+    std::set<int> levels;
+    for (auto v : mapped.hu)
+      if (v > 0 && v <= 28) levels.insert(v);
+    std::cout << "Dice against " << o.truth.string() << ":\n";
+    for (int l : levels) {
+      const double dsc = dice(model.labels, l, mapped, l);
+      dj[verseLevelName(l)] = dsc;
+      // Where the disagreement lies: missed (ours 0), given to another
+      // label, or extra voxels where the reference has no vertebra.
+      std::size_t inTruth = 0, missed = 0, otherLabel = 0, ours = 0, extra = 0;
+      Vec3 wrongSum, allSum;
+      for (std::size_t i = 0; i < mapped.hu.size(); ++i) {
+        if (mapped.hu[i] == l) {
+          ++inTruth;
+          missed += model.labels.hu[i] == 0 || model.labels.hu[i] == spine_label::kSpinalCanal;
+          const bool other =
+              model.labels.hu[i] != l && model.labels.hu[i] > 0 && model.labels.hu[i] <= 28;
+          otherLabel += other;
+          const std::size_t ii = i % ct.size[0], jj = (i / ct.size[0]) % ct.size[1],
+                            kk = i / (ct.size[0] * ct.size[1]);
+          const Vec3 p = ct.indexToLps({double(ii), double(jj), double(kk)});
+          allSum = allSum + p;
+          if (other) wrongSum = wrongSum + p;
+        }
+        if (model.labels.hu[i] == l) {
+          ++ours;
+          extra += mapped.hu[i] == 0 || mapped.hu[i] > 28;
+        }
+      }
+      std::cout << "  " << std::setw(7) << verseLevelName(l) << " " << std::fixed
+                << std::setprecision(3) << dsc << "  (reference " << inTruth
+                << " voxels: " << missed << " missed, " << otherLabel
+                << " given another level at mean offset "
+                << ((1.0 / std::max<double>(1, otherLabel)) * wrongSum -
+                    (1.0 / std::max<double>(1, inTruth)) * allSum)
+                       .y
+                << ","
+                << ((1.0 / std::max<double>(1, otherLabel)) * wrongSum -
+                    (1.0 / std::max<double>(1, inTruth)) * allSum)
+                       .z
+                << "; ours " << ours << ": " << extra << " outside any reference vertebra)\n";
+    }
+    j["dice"] = dj;
+  }
+  writeFileAtomically(o.outDir / "spine.json", j.dump(2));
+  // Pictures with the labels in colour: sagittal through the canal, through
+  // the left facet column, and coronal through the bodies.
+  auto picture = [&](const Volume& labelMap, ViewPlane plane, Vec3 at, const fs::path& png) {
+    const double px = std::min(ct.spacingMm.x, ct.spacingMm.z);
+    const PlaneImage img = reslice(ct, plane, at, px);
+    std::vector<int32_t> lab(img.values.size(), 0);
+    // Labels are sampled at the nearest voxel, never interpolated.
+    for (uint32_t r = 0; r < img.height; ++r)
+      for (uint32_t cc = 0; cc < img.width; ++cc) {
+        const Vec3 p = img.topLeftLps + (cc * img.pixelMm) * img.columnDirLps +
+                       (r * img.pixelMm) * img.rowDirLps;
+        const Vec3 idx = labelMap.lpsToIndex(p);
+        if (labelMap.containsIndex(idx))
+          lab[std::size_t(r) * img.width + cc] =
+              labelMap.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
+                          std::size_t(std::lround(idx.z)));
+      }
+    writePng(overlayLabels(windowToGray8(img.values, img.width, img.height, 300, 1500), lab), png);
+  };
+  Volume truthMapped;
+  if (!o.truth.empty()) {
+    truthMapped = onGridOf(model.labels, readVolumeFile(o.truth));
+    if (o.truthScheme == "totalsegmentator")
+      for (auto& v : truthMapped.hu)
+        v = static_cast<int16_t>(verseFromTotalSegmentator(v));
+  }
+  if (!model.canalCentrelineLps.empty()) {
+    const Vec3 through = model.canalCentrelineLps[model.canalCentrelineLps.size() / 2];
+    const Vec3 body = model.vertebrae.empty()
+                          ? through
+                          : model.vertebrae[model.vertebrae.size() / 2].bodyCentroid.lps;
+    const Vec3 facets = through + Vec3{18, 0, 0};
+    const std::tuple<ViewPlane, Vec3, const char*> views[] = {
+        {ViewPlane::Sagittal, through, "sagittal"},
+        {ViewPlane::Sagittal, facets, "parasagittal_left"},
+        {ViewPlane::Coronal, body, "coronal"}};
+    for (const auto& [plane, at, name] : views) {
+      picture(model.labels, plane, at, o.outDir / (std::string("labels_") + name + ".png"));
+      if (!o.truth.empty())
+        picture(truthMapped, plane, at, o.outDir / (std::string("reference_") + name + ".png"));
+    }
+  }
+  std::cout << "Segmented in " << std::setprecision(2) << seconds
+            << " s; naming: " << model.namingEvidence << "\n";
+  for (const auto& v : model.vertebrae)
+    std::cout << std::setw(7) << v.level << (v.namingCertain ? "" : " (uncertain)") << ": body at ("
+              << std::setprecision(1) << v.bodyCentroid.lps.x << ", " << v.bodyCentroid.lps.y
+              << ", " << v.bodyCentroid.lps.z << ") mm LPS, " << v.volumeMl << " ml"
+              << (v.ribs ? ", ribs" : "") << (v.partial ? ", partly outside the scan" : "") << "\n";
+  return kOk;
+}
+
+} // namespace fluoroplan::cli
