@@ -623,7 +623,7 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
             double s;
             const double d = inFacet(p, s);
             // The SAP's tip stops short of the upper vertebra's lamina.
-            return std::min({d, -s - jointGap / 2, sapTop - jointGap / 2 - jf.toLocal(p).z});
+            return std::min({d, -s - jointGap / 2, sapTop - 1.5 * jointGap - jf.toLocal(p).z});
           },
           boneHu(1.0), static_cast<int16_t>(dn.size.label));
       painter.paint(
@@ -632,7 +632,7 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
             double s;
             const double d = inFacet(p, s);
             // The IAP hangs beside the SAP but not down onto the lower lamina.
-            return std::min({d, s - jointGap / 2, jf.toLocal(p).z - iapBottom - jointGap / 2});
+            return std::min({d, s - jointGap / 2, jf.toLocal(p).z - iapBottom - 1.5 * jointGap});
           },
           boneHu(1.0), static_cast<int16_t>(up.size.label));
       painter.paint(
@@ -720,6 +720,36 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
             [=](Vec3 p) { return rr - segmentDistance(p, p0, p1); }, constantHu(Hu::blood),
             label::kVertebralArtery);
       }
+    }
+  }
+  // Adjacent vertebrae never fuse: they meet at discs, joints and ligaments.
+  // Where the analytic parts of two vertebrae touch (spinous processes in
+  // lordosis, say) the lower one's voxels within ~1.5 mm become soft tissue.
+  {
+    const std::size_t nx = ct.size[0], ny = ct.size[1], nz = ct.size[2];
+    const int r = std::max(1, int(std::lround(1.5 / o.pixelMm)));
+    std::vector<std::size_t> clear;
+    for (std::size_t k = 1; k + 1 < nz; ++k)
+      for (std::size_t j = std::size_t(r); j + std::size_t(r) < ny; ++j)
+        for (std::size_t i = std::size_t(r); i + std::size_t(r) < nx; ++i) {
+          const std::size_t idx = ct.offset(i, j, k);
+          const int16_t mine = labels.hu[idx];
+          if (mine < 1 || mine > 28) continue;
+          bool touches = false;
+          for (int dz = -1; dz <= 1 && !touches; ++dz)
+            for (int dy = -r; dy <= r && !touches; ++dy)
+              for (int dx = -r; dx <= r && !touches; ++dx) {
+                const int16_t l = labels.hu[ct.offset(i + dx, j + dy, k + dz)];
+                // Only the caudal vertebra (higher VerSe number, except the
+                // T13 label 28 which sits above L1) gives way.
+                const auto order = [](int16_t v) { return v == 28 ? 19.5 : double(v); };
+                touches = l >= 1 && l <= 28 && l != mine && order(l) < order(mine);
+              }
+          if (touches) clear.push_back(idx);
+        }
+    for (std::size_t idx : clear) {
+      ct.hu[idx] = static_cast<int16_t>(Hu::jointSpace);
+      labels.hu[idx] = 0;
     }
   }
   // Ribs meet vertebrae at synovial joints: clear rib voxels within ~1.5 mm

@@ -249,20 +249,32 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
   auto anteriorAt = [&](Vec3 t) { return normalized(Vec3{0, -1, 0} - dot(Vec3{0, -1, 0}, t) * t); };
 
   // --- 2. Bone profile across the canal's course; discs are its dips.
-  std::vector<double> profile(D, 0), arc(D, 0);
+  // Discs are wedges (lordosis, kyphosis): the plane is tilted up to 15
+  // degrees about the left-right axis and the emptiest tilt kept.
+  std::vector<double> profile(D, 0), arc(D, 0), bestTilt(D, 0);
   for (std::size_t K = K0; K <= K1; ++K) {
     if (K > K0) arc[K] = arc[K - 1] + norm(centre[K] - centre[K - 1]);
-    const Vec3 t = tangentAt(K), a = anteriorAt(t), l = cross(t, a);
-    std::size_t in = 0, all = 0;
-    for (double r = radius[K] + 2; r <= radius[K] + 40; r += 1.5)
-      for (double s = -12; s <= 12; s += 1.5) {
-        const Vec3 idx = c.lpsToIndex(centre[K] + r * a + s * l);
-        if (!c.containsIndex(idx)) continue;
-        ++all;
-        in += c.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
-                   std::size_t(std::lround(idx.z))) > boneHu;
+    const Vec3 t0 = tangentAt(K), a0 = anteriorAt(t0), l = cross(t0, a0);
+    double best = 2;
+    for (double deg = -15; deg <= 15; deg += 5) {
+      const double th = deg * 3.14159265358979 / 180;
+      const Vec3 a = std::cos(th) * a0 - std::sin(th) * t0;
+      std::size_t in = 0, all = 0;
+      for (double r = radius[K] + 2; r <= radius[K] + 36; r += 1.5)
+        for (double s = -11; s <= 11; s += 1.5) {
+          const Vec3 idx = c.lpsToIndex(centre[K] + r * a + s * l);
+          if (!c.containsIndex(idx)) continue;
+          ++all;
+          in += c.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
+                     std::size_t(std::lround(idx.z))) > boneHu;
+        }
+      const double frac = all ? double(in) / double(all) : 0;
+      if (frac < best) {
+        best = frac;
+        bestTilt[K] = th;
       }
-    profile[K] = all ? double(in) / double(all) : 0;
+    }
+    profile[K] = best;
   }
   std::vector<std::size_t> discs;
   {
@@ -295,8 +307,10 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
   };
   std::vector<Plane> planes;
   for (std::size_t K : discs) {
-    const Vec3 t = tangentAt(K);
-    planes.push_back({centre[K] + (radius[K] + 15) * anteriorAt(t), t});
+    const Vec3 t0 = tangentAt(K), a0 = anteriorAt(t0);
+    const double th = bestTilt[K];
+    const Vec3 a = std::cos(th) * a0 - std::sin(th) * t0, t = std::cos(th) * t0 + std::sin(th) * a0;
+    planes.push_back({centre[K] + (radius[K] + 15) * a, normalized(t)});
   }
   auto segmentOf = [&](Vec3 p, double margin) -> int {
     // Index of the segment that p lies in, or -1 within `margin` of a disc plane.
@@ -479,17 +493,24 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
       for (std::size_t i = 0; i < w; ++i) {
         const std::size_t p = base + j * w + i;
         if (labels.hu[p] != 0 || ct.hu[p] < 110 || ct.hu[p] > edge) continue;
+        // The partial-volume rim just outside a cortex touches soft tissue;
+        // cancellous bone inside does not.
+        if (i == 0 || j == 0 || i + 1 == w || j + 1 == h || ct.hu[p - 1] < 100 ||
+            ct.hu[p + 1] < 100 || ct.hu[p - w] < 100 || ct.hu[p + w] < 100)
+          continue;
         std::map<int16_t, int> hits;
         const int dirs[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
         for (const auto& dd : dirs)
           for (long t = 1; t <= reach; ++t) {
             const long x = long(i) + dd[0] * t, y = long(j) + dd[1] * t;
             if (x < 0 || y < 0 || x >= long(w) || y >= long(h)) break;
-            const int16_t l = labels.hu[base + std::size_t(y) * w + std::size_t(x)];
+            const std::size_t q = base + std::size_t(y) * w + std::size_t(x);
+            const int16_t l = labels.hu[q];
             if (l > 0 && l < spine_label::kSpinalCanal) {
               hits[l]++;
               break;
             }
+            if (ct.hu[q] > edge) break; // another bone (a rib) is in the way
           }
         for (const auto& [l, c] : hits)
           if (c >= 3) add.push_back({p, l});
@@ -562,6 +583,10 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
       --m;
     lastRib = m;
   }
+  // Lateral bone below the thoracic run is the ilium or a transverse
+  // process, not a rib.
+  for (std::size_t m = 0; m < n; ++m)
+    if (!lastRib || m < *lastRib) ribs[m] = false;
   std::vector<int> name(n, 0);
   std::ostringstream ev;
   bool certain = false;
@@ -583,8 +608,16 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     countUpFromSacrum(name);
     const int fromSacrum = name[*lastRib];
     if (fromSacrum == 19) {
-      certain = true;
-      ev << "sacrum and the last rib-bearing vertebra agree (T12 with 5 lumbar vertebrae)";
+      // The usual anatomy, and the most likely reading; but 13 rib pairs
+      // over 5 lumbar vertebrae, or 11 over 5, look the same unless the
+      // count can start at C2, which this scan does not show.
+      certain = false;
+      alternatives[*lastRib] = {"T13 (13 rib pairs, count from C2 to settle)"};
+      for (std::size_t m = *lastRib + 1; m < n; ++m)
+        alternatives[m] = {verseLevelName(name[m] + 1) + " (if 13 rib pairs)"};
+      ev << "sacrum and the last rib-bearing vertebra agree (T12 over 5 lumbar vertebrae, the "
+            "usual anatomy); "
+            "13 or 11 rib pairs cannot be excluded without the cervicothoracic junction in view";
     } else if (fromSacrum == 20) {
       // Ribs on what the sacral count calls L1: a 13th rib-bearing vertebra.
       name[*lastRib] = spine_label::kT13;

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -96,37 +97,34 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const ProgressCall
       // Where the disagreement lies: missed (ours 0), given to another
       // label, or extra voxels where the reference has no vertebra.
       std::size_t inTruth = 0, missed = 0, otherLabel = 0, ours = 0, extra = 0;
-      Vec3 wrongSum, allSum;
+      std::map<int, std::size_t> extraTruth;
       for (std::size_t i = 0; i < mapped.hu.size(); ++i) {
         if (mapped.hu[i] == l) {
           ++inTruth;
           missed += model.labels.hu[i] == 0 || model.labels.hu[i] == spine_label::kSpinalCanal;
-          const bool other =
+          otherLabel +=
               model.labels.hu[i] != l && model.labels.hu[i] > 0 && model.labels.hu[i] <= 28;
-          otherLabel += other;
-          const std::size_t ii = i % ct.size[0], jj = (i / ct.size[0]) % ct.size[1],
-                            kk = i / (ct.size[0] * ct.size[1]);
-          const Vec3 p = ct.indexToLps({double(ii), double(jj), double(kk)});
-          allSum = allSum + p;
-          if (other) wrongSum = wrongSum + p;
         }
         if (model.labels.hu[i] == l) {
           ++ours;
-          extra += mapped.hu[i] == 0 || mapped.hu[i] > 28;
+          if (mapped.hu[i] == 0 || mapped.hu[i] > 28) {
+            ++extra;
+            extraTruth[mapped.hu[i]]++;
+          }
         }
       }
       std::cout << "  " << std::setw(7) << verseLevelName(l) << " " << std::fixed
                 << std::setprecision(3) << dsc << "  (reference " << inTruth
                 << " voxels: " << missed << " missed, " << otherLabel
-                << " given another level at mean offset "
-                << ((1.0 / std::max<double>(1, otherLabel)) * wrongSum -
-                    (1.0 / std::max<double>(1, inTruth)) * allSum)
-                       .y
-                << ","
-                << ((1.0 / std::max<double>(1, otherLabel)) * wrongSum -
-                    (1.0 / std::max<double>(1, inTruth)) * allSum)
-                       .z
-                << "; ours " << ours << ": " << extra << " outside any reference vertebra)\n";
+                << " given another level; ours " << ours << ": " << extra
+                << " outside any reference vertebra";
+      if (!extraTruth.empty()) {
+        const auto most =
+            std::max_element(extraTruth.begin(), extraTruth.end(),
+                             [](const auto& a, const auto& b) { return a.second < b.second; });
+        std::cout << ", mostly reference label " << most->first;
+      }
+      std::cout << ")\n";
     }
     j["dice"] = dj;
   }
