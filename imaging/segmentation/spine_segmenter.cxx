@@ -454,31 +454,35 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
       pushNeighbours(p);
     }
   }
-  // Cancellous bone that the edge threshold left out: per slice, holes in
-  // a vertebra's own mask whose density is bone-like (the canal is a hole
-  // too, but of CSF and fat, and stays open).
+  // Cancellous bone that the edge threshold left out: per slice and
+  // vertebra, the mask is closed (bridging a speckled cortex) and its holes
+  // filled, except the hole around the canal's core.
   parallelFor(d, o.threads, [&](std::size_t k) {
     const std::size_t base = k * w * h;
+    const std::size_t K = std::clamp(coarseK(k), K0, K1);
+    const Vec3 core = centre[K];
+    const double coreR = 0.6 * radius[K];
     std::map<int16_t, std::size_t> present;
     for (std::size_t n = 0; n < w * h; ++n)
       if (labels.hu[base + n] > 0) present[labels.hu[base + n]]++;
+    const int r = std::max(1, int(std::lround(1.5 / ct.spacingMm.x)));
     for (const auto& [lab, count] : present) {
       if (count < 20) continue;
       std::vector<uint8_t> m(w * h);
       for (std::size_t n = 0; n < w * h; ++n)
         m[n] = labels.hu[base + n] == lab;
-      for (const auto& comp : holes(m, w, h)) {
-        double hu = 0;
-        bool free = true;
+      std::vector<uint8_t> closed = closeSquare(m, w, h, r);
+      for (const auto& comp : holes(closed, w, h)) {
+        if (double(comp.size()) * ct.spacingMm.x * ct.spacingMm.y > 2500) continue;
+        // A hole may reach the canal (through the basivertebral foramen, say):
+        // the canal itself stays open, the bone around it is filled.
         for (std::size_t p : comp) {
-          hu += ct.hu[base + p];
-          free &= labels.hu[base + p] == 0;
+          const Vec3 q = ct.indexToLps({double(p % w), double(p / w), double(k)});
+          if (std::hypot(q.x - core.x, q.y - core.y) > coreR + 0.4 * radius[K] + 1.0) closed[p] = 1;
         }
-        if (free && hu / double(comp.size()) > 100 &&
-            double(comp.size()) * ct.spacingMm.x * ct.spacingMm.y < 2500)
-          for (std::size_t p : comp)
-            labels.hu[base + p] = lab;
       }
+      for (std::size_t n = 0; n < w * h; ++n)
+        if (closed[n] && labels.hu[base + n] == 0 && ct.hu[base + n] > 0) labels.hu[base + n] = lab;
     }
   });
   // Where the cortex does not close in a slice (thin or partial-volumed on
@@ -671,7 +675,9 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     for (std::size_t j = 0; j < h; ++j)
       for (std::size_t i = 0; i < w; ++i) {
         const std::size_t o3 = ct.offset(i, j, k);
-        if (labels.hu[o3] != 0 || ct.hu[o3] > 150) continue;
+        // CSF and epidural fat only: osteoporotic cancellous bone can be as
+        // low as ~100 HU and must not be taken for canal.
+        if (labels.hu[o3] != 0 || ct.hu[o3] > 60) continue;
         Vec3 rel = ct.indexToLps({double(i), double(j), double(k)}) - centre[K];
         rel = rel - dot(rel, t) * t;
         if (norm(rel) < radius[K]) labels.hu[o3] = spine_label::kSpinalCanal;

@@ -132,7 +132,9 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const ProgressCall
   // Pictures with the labels in colour: sagittal through the canal, through
   // the left facet column, and coronal through the bodies.
   auto picture = [&](const Volume& labelMap, ViewPlane plane, Vec3 at, const fs::path& png) {
-    const double px = std::min(ct.spacingMm.x, ct.spacingMm.z);
+    // Short scans (a few vertebrae) get finer pixels so the picture is legible.
+    const double px = std::min(ct.spacingMm.x, ct.spacingMm.z) *
+                      (double(ct.size[2]) * ct.spacingMm.z < 120 ? 0.33 : 1.0);
     const PlaneImage img = reslice(ct, plane, at, px);
     std::vector<int32_t> lab(img.values.size(), 0);
     // Labels are sampled at the nearest voxel, never interpolated.
