@@ -26,6 +26,7 @@ struct SegmentOptions {
 #include "imaging/core/progress.h"
 #include "imaging/core/volume.h"
 namespace fluoroplan::cli {
+int benchSegment(const std::filesystem::path& ctFolder, int repeats, bool json);
 int segmentCommand(const SegmentOptions& options, const Volume& ct,
                    const ProgressCallback& progress);
 

@@ -204,6 +204,15 @@ int main(int argc, char** argv) {
   load->add_option("--jpeg2000", bl.jpeg2000Series, "a JPEG 2000 series to time as well");
   load->add_flag("--json", bl.json, "JSON output");
 
+  std::string benchCt = std::string(FLUOROPLAN_SAMPLE_CASE) + "/ct_supine";
+  int segRepeats = 3;
+  bool segJson = false;
+  auto* benchSeg =
+      bench->add_subcommand("segment", "Segmentation time and peak memory vs loading the same CT");
+  benchSeg->add_option("--ct", benchCt, "CT folder (default: the sample case's supine CT)");
+  benchSeg->add_option("--repeats", segRepeats, "timed runs (median reported)");
+  benchSeg->add_flag("--json", segJson, "JSON output");
+
   SegmentOptions seg;
   auto* segment = app.add_subcommand(
       "segment", "Label the vertebrae and the canal of a CT; write labels and spine.json");
@@ -222,6 +231,7 @@ int main(int argc, char** argv) {
     if (*info) return runInfo(path, json, quiet);
     if (*demo) return runDemo(sample, data, work, quiet);
     if (*load) return benchLoad(bl);
+    if (*benchSeg) return benchSegment(benchCt, segRepeats, segJson);
     if (*segment) {
       Volume ct;
       if (isResearchVolumeFile(seg.ctPath)) {
