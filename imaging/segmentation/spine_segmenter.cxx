@@ -715,6 +715,93 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     }
     model.vertebrae.push_back(v);
   }
+  // --- 8. Landmarks of the posterior elements, in each voxel's canal frame
+  // (anterior a, left l): pedicles beside the canal, transverse-process
+  // tips as the most lateral bone, lamina and spinous tip behind it.
+  {
+    struct Acc {
+      Vec3 pedSum[2];
+      std::size_t pedN[2] = {0, 0};
+      double tipLat[2] = {0, 0};
+      Vec3 tip[2];
+      Vec3 lamSum;
+      std::size_t lamN = 0;
+      double spAnt = 1e9;
+      Vec3 sp;
+      double lamLowZ = 1e9, lamHighZ = -1e9;
+      Vec3 lamLow, lamHigh;
+    };
+    std::map<int16_t, Acc> acc;
+    for (std::size_t k = 0; k < d; ++k) {
+      const std::size_t K = std::clamp(coarseK(k), K0, K1);
+      const Vec3 t = tangentAt(K), a = anteriorAt(t), l = cross(t, a);
+      const double r = radius[K];
+      for (std::size_t j = 0; j < h; ++j)
+        for (std::size_t i = 0; i < w; ++i) {
+          const int16_t lab = labels.hu[ct.offset(i, j, k)];
+          if (lab < 1 || lab > 28 || lab == spine_label::kSacrum) continue;
+          const Vec3 p = ct.indexToLps({double(i), double(j), double(k)});
+          const Vec3 rel = p - centre[K];
+          const double ant = dot(rel, a), lat = dot(rel, l);
+          Acc& A = acc[lab];
+          for (int side = 0; side < 2; ++side) {
+            const double sl = side == 0 ? lat : -lat; // 0: left, 1: right
+            if (sl > r && sl < r + 14 && std::abs(ant) < 0.8 * r) {
+              A.pedSum[side] = A.pedSum[side] + p;
+              A.pedN[side]++;
+            }
+            if (sl > A.tipLat[side] && ant > -r - 25 && ant < 0.5 * r) {
+              A.tipLat[side] = sl;
+              A.tip[side] = p;
+            }
+          }
+          if (ant < -r && std::abs(lat) < r + 4) {
+            A.lamSum = A.lamSum + p;
+            A.lamN++;
+          }
+          if (std::abs(lat) < 8 && ant < A.spAnt) {
+            A.spAnt = ant;
+            A.sp = p;
+          }
+          if (ant < -r && std::abs(lat) < 6) {
+            const double z = dot(p, t);
+            if (z < A.lamLowZ) {
+              A.lamLowZ = z;
+              A.lamLow = p;
+            }
+            if (z > A.lamHighZ) {
+              A.lamHighZ = z;
+              A.lamHigh = p;
+            }
+          }
+        }
+    }
+    for (std::size_t m = 0; m < model.vertebrae.size(); ++m) {
+      VertebraModel& v = model.vertebrae[m];
+      auto it = acc.find(static_cast<int16_t>(v.label));
+      if (it == acc.end()) continue;
+      const Acc& A = it->second;
+      if (A.pedN[0] > 20)
+        v.pedicleLeft =
+            Landmark{(1.0 / double(A.pedN[0])) * A.pedSum[0], 0.6, "bone beside the canal, left"};
+      if (A.pedN[1] > 20)
+        v.pedicleRight =
+            Landmark{(1.0 / double(A.pedN[1])) * A.pedSum[1], 0.6, "bone beside the canal, right"};
+      if (A.tipLat[0] > 0) v.transverseTipLeft = Landmark{A.tip[0], 0.5, "most lateral bone, left"};
+      if (A.tipLat[1] > 0)
+        v.transverseTipRight = Landmark{A.tip[1], 0.5, "most lateral bone, right"};
+      if (A.lamN > 20)
+        v.lamina = Landmark{(1.0 / double(A.lamN)) * A.lamSum, 0.6, "bone behind the canal"};
+      if (A.spAnt < 1e8) v.spinousTip = Landmark{A.sp, 0.6, "most posterior midline bone"};
+      if (m + 1 < model.vertebrae.size()) {
+        auto below = acc.find(static_cast<int16_t>(model.vertebrae[m + 1].label));
+        if (below != acc.end() && A.lamLowZ < 1e8 && below->second.lamHighZ > -1e8)
+          v.interlaminarWindowBelow =
+              Landmark{0.5 * (A.lamLow + below->second.lamHigh), 0.5,
+                       "between this lamina's lowest and the next one's highest midline bone"};
+      }
+    }
+  }
   model.labels = std::move(labels);
   reportProgress(progress, 1.0, "segment: done");
   return model;

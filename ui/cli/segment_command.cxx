@@ -75,6 +75,16 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const ProgressCall
                {"body_centroid", landmark(v.bodyCentroid)},
                {"superior_endplate", landmark(v.superiorEndplate)},
                {"inferior_endplate", landmark(v.inferiorEndplate)}};
+    auto optional = [&](const char* key, const std::optional<Landmark>& l) {
+      if (l) jv[key] = landmark(*l);
+    };
+    optional("pedicle_left", v.pedicleLeft);
+    optional("pedicle_right", v.pedicleRight);
+    optional("transverse_tip_left", v.transverseTipLeft);
+    optional("transverse_tip_right", v.transverseTipRight);
+    optional("lamina", v.lamina);
+    optional("spinous_tip", v.spinousTip);
+    optional("interlaminar_window_below", v.interlaminarWindowBelow);
     j["vertebrae"].push_back(jv);
   }
   j["canal_centreline"] = json::array();

@@ -5,6 +5,9 @@
 #include "imaging/io/volume_io.h"
 #include "imaging/segmentation/spine_segmenter.h"
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 using namespace fluoroplan;
 namespace fs = std::filesystem;
 
@@ -34,14 +37,15 @@ TEST(SegmentSample, NamesEveryLevelOfTheFullPhantom) {
   EXPECT_GT(m.canalCentrelineLps.size(), 100u);
 }
 
-// The issue's target is Dice >= 0.95 per vertebra; this floor guards what the
-// segmenter reaches today (0.74-0.97, see the issue note) against regressions.
-TEST(SegmentSample, DiceAgainstTruthDoesNotRegress) {
+// The issue's target: Dice >= 0.95 per vertebra. Met for T7-L5 and the
+// sacrum; T6, the top of the scan, stays at ~0.87 (rib heads join it).
+TEST(SegmentSample, DiceAgainstTruth) {
   const SpineModel m = segmentSpine(supineCt());
   const Volume truth = readVolumeFile(kCase / "truth" / "supine_labels.nrrd");
-  for (int v = 13; v <= 24; ++v)
-    EXPECT_GT(dice(m.labels, v, truth, v), 0.70) << verseLevelName(v);
+  for (int v = 14; v <= 24; ++v)
+    EXPECT_GT(dice(m.labels, v, truth, v), 0.95) << verseLevelName(v);
   EXPECT_GT(dice(m.labels, 26, truth, 26), 0.95);
+  EXPECT_GT(dice(m.labels, 13, truth, 13), 0.85); // T6: known shortfall, see the issue note
 }
 
 TEST(SegmentSample, ProgressAndCancellation) {
@@ -53,4 +57,50 @@ TEST(SegmentSample, ProgressAndCancellation) {
   EXPECT_GT(calls, 3);
   EXPECT_THROW(segmentSpine(supineCt(), {}, [](double f, std::string_view) { return f < 0.3; }),
                Cancelled);
+}
+
+TEST(SegmentSample, PosteriorLandmarksLieOnTheRightBone) {
+  const SpineModel m = segmentSpine(supineCt());
+  const Volume truthLabels = readVolumeFile(kCase / "truth" / "supine_labels.nrrd");
+  std::ifstream in(kCase / "truth" / "supine_landmarks.json");
+  const auto truth = nlohmann::json::parse(in);
+  auto vec = [](const nlohmann::json& j) {
+    return Vec3{j[0].get<double>(), j[1].get<double>(), j[2].get<double>()};
+  };
+  // The truth label within 1 voxel of a point (landmarks sit on bone).
+  auto onBoneOf = [&](Vec3 p, int label) {
+    const Vec3 c = truthLabels.lpsToIndex(p);
+    for (int dz = -1; dz <= 1; ++dz)
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx) {
+          const Vec3 q{c.x + dx, c.y + dy, c.z + dz};
+          if (truthLabels.containsIndex(q) &&
+              truthLabels.at(std::size_t(std::lround(q.x)), std::size_t(std::lround(q.y)),
+                             std::size_t(std::lround(q.z))) == label)
+            return true;
+        }
+    return false;
+  };
+  int checked = 0;
+  for (const auto& v : m.vertebrae) {
+    if (v.level == "sacrum" || v.partial) continue;
+    for (const auto& t : truth["levels"]) {
+      if (t["level"].get<std::string>() != v.level) continue;
+      ASSERT_TRUE(v.pedicleLeft && v.pedicleRight && v.spinousTip && v.lamina) << v.level;
+      EXPECT_TRUE(onBoneOf(v.pedicleLeft->lps, v.label)) << v.level << " left pedicle";
+      EXPECT_TRUE(onBoneOf(v.pedicleRight->lps, v.label)) << v.level << " right pedicle";
+      EXPECT_TRUE(onBoneOf(v.spinousTip->lps, v.label)) << v.level << " spinous tip";
+      // Left is +x in LPS: never swapped.
+      EXPECT_GT(v.pedicleLeft->lps.x, 5.0) << v.level;
+      EXPECT_LT(v.pedicleRight->lps.x, -5.0) << v.level;
+      // The tip is the most posterior bone: as far back as the truth's, within
+      // 3 mm, measured along the vertebra's own posterior axis.
+      const Vec3 axis = normalized(vec(t["endplate_normal"]));
+      const Vec3 posterior = normalized(Vec3{0, 1, 0} - axis.y * axis);
+      EXPECT_NEAR(dot(v.spinousTip->lps - vec(t["spinous_process_tip"]), posterior), 0.0, 3.0)
+          << v.level;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 10);
 }
