@@ -153,33 +153,6 @@ double spinousHalfHeight(char region) {
 
 } // namespace
 
-int verseLabel(const std::string& level) {
-  if (level == "sacrum" || level == "S1") return 26;
-  if (level == "T13") return 28;
-  if (level == "L6") return 25;
-  if (level.size() < 2) return 0;
-  const int n = std::atoi(level.c_str() + 1);
-  switch (level[0]) {
-  case 'C':
-    return n >= 1 && n <= 7 ? n : 0;
-  case 'T':
-    return n >= 1 && n <= 12 ? 7 + n : 0;
-  case 'L':
-    return n >= 1 && n <= 5 ? 19 + n : 0;
-  }
-  return 0;
-}
-
-std::string levelName(int v) {
-  if (v >= 1 && v <= 7) return "C" + std::to_string(v);
-  if (v >= 8 && v <= 19) return "T" + std::to_string(v - 7);
-  if (v >= 20 && v <= 24) return "L" + std::to_string(v - 19);
-  if (v == 25) return "L6";
-  if (v == 26) return "sacrum";
-  if (v == 28) return "T13";
-  return "?";
-}
-
 Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progress) {
   std::vector<VertebraSize> sizes =
       o.cervical ? cervicalLevels()

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "imaging/core/progress.h"
+#include "imaging/core/spine_levels.h"
 #include "imaging/core/volume.h"
 
 namespace fluoroplan::samples {
@@ -31,9 +32,7 @@ constexpr int16_t kRib = 220;
 constexpr int16_t kIlium = 221;
 } // namespace label
 
-// VerSe label of a level name ("T6", "L5", "S1"/"sacrum", "T13", "L6").
-int verseLabel(const std::string& level);
-std::string levelName(int verseLabel);
+// Level names and VerSe labels: imaging/core/spine_levels.h.
 
 struct PhantomOptions {
   std::string topLevel = "T6";     // most cranial vertebra in the scan

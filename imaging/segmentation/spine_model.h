@@ -6,20 +6,19 @@
 #include <string>
 #include <vector>
 
+#include "imaging/core/spine_levels.h"
 #include "imaging/core/volume.h"
 
 namespace fluoroplan {
 
-// Label values (VerSe for vertebrae). One table for comparisons with
-// TotalSegmentator v2 (26 = S1/sacrum, 27-31 = L5-L1, 32-43 = T12-T1).
+// Label values (VerSe for vertebrae; names and the TotalSegmentator v2
+// mapping are in imaging/core/spine_levels.h).
 namespace spine_label {
 constexpr int16_t kSacrum = 26;
 constexpr int16_t kT13 = 28;
 constexpr int16_t kSpinalCanal = 200;
 constexpr int16_t kNeuralForamen = 201;
 } // namespace spine_label
-int verseFromTotalSegmentator(int totalSegmentatorLabel); // 0 when not a vertebra
-std::string verseLevelName(int verseLabel);               // "T12", "L6", "sacrum", "T13"
 
 struct Landmark {
   Vec3 lps;

@@ -11,24 +11,6 @@
 
 namespace fluoroplan {
 
-int verseFromTotalSegmentator(int t) {
-  if (t == 26) return spine_label::kSacrum;     // TotalSegmentator v2: 26 = S1
-  if (t >= 27 && t <= 31) return 24 - (t - 27); // 27..31 = L5..L1
-  if (t >= 32 && t <= 43) return 19 - (t - 32); // 32..43 = T12..T1
-  if (t >= 44 && t <= 50) return 7 - (t - 44);  // 44..50 = C7..C1
-  return 0;
-}
-
-std::string verseLevelName(int v) {
-  if (v >= 1 && v <= 7) return "C" + std::to_string(v);
-  if (v >= 8 && v <= 19) return "T" + std::to_string(v - 7);
-  if (v >= 20 && v <= 24) return "L" + std::to_string(v - 19);
-  if (v == 25) return "L6";
-  if (v == 26) return "sacrum";
-  if (v == 28) return "T13";
-  return "?";
-}
-
 double dice(const Volume& x, int a, const Volume& y, int b) {
   std::size_t nx = 0, ny = 0, both = 0;
   for (std::size_t i = 0; i < x.hu.size() && i < y.hu.size(); ++i) {

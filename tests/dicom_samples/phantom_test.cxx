@@ -31,12 +31,12 @@ TEST(Phantom, IsDeterministic) {
 }
 
 TEST(Phantom, LevelNamesAndVerseLabels) {
-  EXPECT_EQ(verseLabel("T12"), 19);
-  EXPECT_EQ(verseLabel("L1"), 20);
-  EXPECT_EQ(verseLabel("L6"), 25);
-  EXPECT_EQ(verseLabel("T13"), 28);
-  EXPECT_EQ(verseLabel("C7"), 7);
-  EXPECT_EQ(levelName(26), "sacrum");
+  EXPECT_EQ(verseLabelOf("T12"), 19);
+  EXPECT_EQ(verseLabelOf("L1"), 20);
+  EXPECT_EQ(verseLabelOf("L6"), 25);
+  EXPECT_EQ(verseLabelOf("T13"), 28);
+  EXPECT_EQ(verseLabelOf("C7"), 7);
+  EXPECT_EQ(verseLevelName(26), "sacrum");
   const Phantom p = makeSpinePhantom(small());
   const auto l = labelsIn(p.labels);
   for (int v : {17, 18, 19, 20, 21, 22, 23, 24, 26})
@@ -79,7 +79,7 @@ TEST(Phantom, NerveCoursesLieOnTheBoneTheyName) {
     for (const char* lv : {"T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5"})
       if (n.bone.find(std::string(" ") + lv + " ") != std::string::npos) boneLevel = lv;
     ASSERT_FALSE(boneLevel.empty()) << n.bone;
-    const int want = boneLevel == "sacrum" ? 26 : verseLabel(boneLevel);
+    const int want = boneLevel == "sacrum" ? 26 : verseLabelOf(boneLevel);
     bool near = false;
     const Vec3 c = p.labels.lpsToIndex(mid);
     for (int dz = -3; dz <= 3 && !near; ++dz)
