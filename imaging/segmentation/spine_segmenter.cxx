@@ -231,6 +231,27 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
   auto anteriorAt = [&](Vec3 t) { return normalized(Vec3{0, -1, 0} - dot(Vec3{0, -1, 0}, t) * t); };
 
   // --- 2. Bone profile across the canal's course; discs are its dips.
+  // The density that separates bodies from discs depends on the patient:
+  // half-way between a disc (~80 HU) and this scan's cancellous bone (the
+  // median density in front of the canal).
+  double profileHu = boneHu;
+  {
+    std::vector<int16_t> body;
+    for (std::size_t K = K0; K <= K1; ++K) {
+      const Vec3 t = tangentAt(K), a = anteriorAt(t), l = cross(t, a);
+      for (double r = radius[K] + 6; r <= radius[K] + 24; r += 2)
+        for (double sd = -6; sd <= 6; sd += 2) {
+          const Vec3 idx = c.lpsToIndex(centre[K] + r * a + sd * l);
+          if (c.containsIndex(idx))
+            body.push_back(c.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
+                                std::size_t(std::lround(idx.z))));
+        }
+    }
+    if (!body.empty()) {
+      std::nth_element(body.begin(), body.begin() + body.size() / 2, body.end());
+      profileHu = std::clamp(0.5 * (80.0 + body[body.size() / 2]), 100.0, boneHu);
+    }
+  }
   // Discs are wedges (lordosis, kyphosis): the plane is tilted up to 15
   // degrees about the left-right axis and the emptiest tilt kept.
   std::vector<double> profile(D, 0), arc(D, 0), bestTilt(D, 0);
@@ -241,22 +262,24 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     for (double deg = -15; deg <= 15; deg += 5) {
       const double th = deg * 3.14159265358979 / 180;
       const Vec3 a = std::cos(th) * a0 - std::sin(th) * t0;
-      std::size_t in = 0, all = 0;
+      std::size_t in = 0, all = 0, planned = 0;
       for (double r = radius[K] + 2; r <= radius[K] + 36; r += 1.5)
         for (double s = -11; s <= 11; s += 1.5) {
+          ++planned;
           const Vec3 idx = c.lpsToIndex(centre[K] + r * a + s * l);
           if (!c.containsIndex(idx)) continue;
           ++all;
           in += c.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
-                     std::size_t(std::lround(idx.z))) > boneHu;
+                     std::size_t(std::lround(idx.z))) > profileHu;
         }
-      const double frac = all ? double(in) / double(all) : 0;
+      if (all < planned * 3 / 4) continue; // a plane that leaves the scan says nothing
+      const double frac = double(in) / double(all);
       if (frac < best) {
         best = frac;
         bestTilt[K] = th;
       }
     }
-    profile[K] = best;
+    profile[K] = best > 1.5 ? 1.0 : best; // no usable plane: not a disc
   }
   std::vector<std::size_t> discs;
   {
@@ -270,7 +293,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
         if (std::abs(arc[k] - arc[K]) <= window) localMin = std::min(localMin, sm[k]);
         if (std::abs(arc[k] - arc[K]) <= 18) localMax = std::max(localMax, sm[k]);
       }
-      if (sm[K] > localMin || sm[K] > 0.55 * localMax || localMax < 0.25) continue;
+      if (sm[K] > localMin || sm[K] > 0.6 * localMax || localMax < 0.25) continue;
       if (arc[K] - arc[K0] < 4 || arc[K1] - arc[K] < 4) continue;
       if (!discs.empty() && arc[K] - arc[discs.back()] < o.minDiscSpacingMm) {
         if (sm[K] < sm[discs.back()]) discs.back() = K;
@@ -563,8 +586,16 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     ribs[m] = double(seg[kept[m]].ribVoxels) * voxelMl > 0.4;
   // The thoracic run: from the most cranial vertebra down, while ribs continue.
   std::optional<std::size_t> lastRib;
-  if (ribs[n - 1]) {
-    std::size_t m = n - 1;
+  // A sliver of vertebra cut by the scan's top edge may show no rib: the run
+  // then starts just below it.
+  std::size_t top = n - 1;
+  const bool topCut = seg[kept[n - 1]].highArc >= arc[K1] - 1.0;
+  if (!ribs[top] && topCut && top > 0 && ribs[top - 1]) {
+    ribs[top] = true; // counted with the run: a rib-bearing level cut by the edge
+    --top;
+  }
+  if (ribs[top]) {
+    std::size_t m = top;
     while (m > 0 && ribs[m - 1])
       --m;
     lastRib = m;

@@ -152,3 +152,35 @@ TEST(RealData, InfoCommandRecognisesDoseReports) {
   EXPECT_NE(out.find("\"irradiation_events\": 49"), std::string::npos) << out.substr(0, 2000);
   EXPECT_NE(out.find("\"irradiation_events\": 22"), std::string::npos);
 }
+
+#include "imaging/segmentation/spine_segmenter.h"
+
+TEST(RealData, SegmentationNamesT11AndT12FromTheRibsAndSaysItIsUncertain) {
+  // 40 mm of a real CT around T11-T12 with ribs, no sacrum: the honest
+  // answer names the levels from the ribs and flags the naming uncertain.
+  const SpineModel m = segmentSpine(loadRealCt());
+  ASSERT_EQ(m.vertebrae.size(), 2u) << m.namingEvidence;
+  EXPECT_EQ(m.vertebrae[0].level, "T11");
+  EXPECT_EQ(m.vertebrae[1].level, "T12");
+  EXPECT_FALSE(m.namingCertain);
+  EXPECT_TRUE(m.vertebrae[0].partial);
+  // Each label overlaps TotalSegmentator's vertebra of the same level, in
+  // physical space (Dice figures are in the issue note; the 0.85 goal is not met yet).
+  const Volume ref =
+      readVolumeFile(kData / "ct_thoracolumbar_j2k_labels" / "labels_totalsegmentator.nii.gz");
+  std::size_t agree[2] = {0, 0};
+  const Volume& l = m.labels;
+  for (std::size_t k = 0; k < l.size[2]; ++k)
+    for (std::size_t j = 0; j < l.size[1]; ++j)
+      for (std::size_t i = 0; i < l.size[0]; ++i) {
+        const int ours = l.at(i, j, k);
+        if (ours != 18 && ours != 19) continue;
+        const Vec3 ri = ref.lpsToIndex(l.indexToLps({double(i), double(j), double(k)}));
+        if (!ref.containsIndex(ri)) continue;
+        const int theirs = verseFromTotalSegmentator(
+            ref.at(std::lround(ri.x), std::lround(ri.y), std::lround(ri.z)));
+        if (theirs == ours) agree[ours - 18]++;
+      }
+  EXPECT_GT(agree[0], 1000u); // T11
+  EXPECT_GT(agree[1], 5000u); // T12
+}
