@@ -16,21 +16,7 @@ namespace fluoroplan::samples {
 
 // Label values of the truth map. Vertebrae follow VerSe: C1=1..C7=7,
 // T1=8..T12=19, L1=20..L5=24, L6=25, sacrum=26, T13=28.
-namespace label {
-constexpr int16_t kSacrum = 26;
-constexpr int16_t kT13 = 28;
-constexpr int16_t kDiscBase = 100;    // disc below vertebra v: 100 + v
-constexpr int16_t kSpinalCanal = 200; // bony canal contents: dura, CSF, cord, epidural fat
-constexpr int16_t kNeuralForamen = 201;
-constexpr int16_t kExitingRoot = 202;
-constexpr int16_t kLung = 210;
-constexpr int16_t kKidney = 211;
-constexpr int16_t kAorta = 212;
-constexpr int16_t kVenaCava = 213;
-constexpr int16_t kVertebralArtery = 214;
-constexpr int16_t kRib = 220;
-constexpr int16_t kIlium = 221;
-} // namespace label
+namespace label = fluoroplan::spine_label; // one table: imaging/core/spine_levels.h
 
 // Level names and VerSe labels: imaging/core/spine_levels.h.
 

@@ -16,6 +16,23 @@ namespace fluoroplan {
 namespace fs = std::filesystem;
 using Image2D = itk::Image<uint8_t, 2>;
 
+namespace {
+// Writes any 2D ITK image as PNG, atomically, naming the file on failure.
+template <class ImageType> void writePngAtomically(ImageType* img, const fs::path& path) {
+  writeFileAtomicallyVia(path, [&](const fs::path& tmp) {
+    auto writer = itk::ImageFileWriter<ImageType>::New();
+    writer->SetImageIO(itk::PNGImageIO::New());
+    writer->SetFileName(tmp.string());
+    writer->SetInput(img);
+    try {
+      writer->Update();
+    } catch (const itk::ExceptionObject& e) {
+      throw std::runtime_error(path.string() + ": cannot write PNG: " + e.GetDescription());
+    }
+  });
+}
+} // namespace
+
 Gray8Image readPng(const fs::path& path) {
   auto reader = itk::ImageFileReader<Image2D>::New();
   reader->SetImageIO(itk::PNGImageIO::New());
@@ -44,17 +61,7 @@ void writePng(const Gray8Image& image, const fs::path& path) {
   img->SetRegions(region);
   img->GetPixelContainer()->SetImportPointer(const_cast<uint8_t*>(image.pixels.data()),
                                              image.pixels.size(), false);
-  writeFileAtomicallyVia(path, [&](const fs::path& tmp) {
-    auto writer = itk::ImageFileWriter<Image2D>::New();
-    writer->SetImageIO(itk::PNGImageIO::New());
-    writer->SetFileName(tmp.string());
-    writer->SetInput(img);
-    try {
-      writer->Update();
-    } catch (const itk::ExceptionObject& e) {
-      throw std::runtime_error(path.string() + ": cannot write PNG: " + e.GetDescription());
-    }
-  });
+  writePngAtomically(img.GetPointer(), path);
 }
 
 void writePng(const Rgb8Image& image, const fs::path& path) {
@@ -70,17 +77,7 @@ void writePng(const Rgb8Image& image, const fs::path& path) {
   auto* px = img->GetBufferPointer();
   for (std::size_t i = 0; i < std::size_t(image.width) * image.height; ++i)
     px[i].Set(image.rgb[3 * i], image.rgb[3 * i + 1], image.rgb[3 * i + 2]);
-  writeFileAtomicallyVia(path, [&](const fs::path& tmp) {
-    auto writer = itk::ImageFileWriter<RgbImage>::New();
-    writer->SetImageIO(itk::PNGImageIO::New());
-    writer->SetFileName(tmp.string());
-    writer->SetInput(img);
-    try {
-      writer->Update();
-    } catch (const itk::ExceptionObject& e) {
-      throw std::runtime_error(path.string() + ": cannot write PNG: " + e.GetDescription());
-    }
-  });
+  writePngAtomically(img.GetPointer(), path);
 }
 
 Rgb8Image overlayLabels(const Gray8Image& grey, const std::vector<int32_t>& labels,

@@ -11,14 +11,7 @@
 
 namespace fluoroplan {
 
-// Label values (VerSe for vertebrae; names and the TotalSegmentator v2
-// mapping are in imaging/core/spine_levels.h).
-namespace spine_label {
-constexpr int16_t kSacrum = 26;
-constexpr int16_t kT13 = 28;
-constexpr int16_t kSpinalCanal = 200;
-constexpr int16_t kNeuralForamen = 201;
-} // namespace spine_label
+// Label values and level names: imaging/core/spine_levels.h.
 
 struct Landmark {
   Vec3 lps;

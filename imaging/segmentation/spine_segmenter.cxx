@@ -617,8 +617,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
   auto countFromLastRib = [&](std::vector<int>& nm, std::size_t lr) {
     for (std::size_t m = 0; m < n; ++m) {
       const long off = long(m) - long(lr); // positive: cranial of the last rib-bearing vertebra
-      nm[m] = int(19 + -off);              // placeholder, fixed below
-      nm[m] = off >= 0 ? 19 - int(off) : 19 + int(-off);
+      nm[m] = 19 - int(off);
     }
   };
   if (sacrum && lastRib) {
@@ -663,8 +662,6 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     ev << "named from the ribs: the lowest rib-bearing vertebra in view taken as T12";
     if (*lastRib == 0)
       ev << ", but the scan ends below it, so it may not be the last rib-bearing one";
-    else
-      certain = false;
     for (std::size_t m = 0; m < n; ++m)
       alternatives[m] = {verseLevelName(name[m] + 1), verseLevelName(name[m] - 1)};
   } else {
