@@ -867,26 +867,58 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
   }
   // Medial branches (lumbar/T11-T12 style): the medial branch of level n
   // crosses the root of the TP of level n+1, in the groove at the junction
-  // with the SAP; its course over the bone runs caudally and slightly
-  // medially (Bogduk; Lau et al., Pain Med 2004). L5: the dorsal ramus in
-  // the groove between sacral ala and S1 SAP. Thoracic T5-T10: the
-  // superolateral corner of the TP (Chua & Bogduk 1995). Cervical: the
-  // waist of the articular pillar; C2-C3 joint: third occipital nerve.
+  // with the SAP; its course over the bone runs caudally, from above the
+  // TP's upper border down across its root (Bogduk; Lau et al., Pain Med
+  // 2004). L5: the dorsal ramus in the groove between sacral ala and S1 SAP.
+  // Thoracic T1-T10: the superolateral corner of the TP (Chua & Bogduk
+  // 1995). Cervical: the waist of the articular pillar; C2-C3 joint: third
+  // occipital nerve. A nerve lies on the bone, not in it: each course is
+  // placed 1 mm off the painted bone surface, found by marching through the
+  // label map from inside the bone along the level's own axes.
+  auto boneOf = [&](const Frame& f, int16_t lab, Vec3 q) {
+    const Vec3 idx = labels.lpsToIndex(f.toWorld(q));
+    if (!labels.containsIndex(idx)) return false;
+    return labels.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
+                     std::size_t(std::lround(idx.z))) == lab;
+  };
+  // Distance from `q` along `dir` (local, unit) to the first point off the bone.
+  auto exitAlong = [&](const Frame& f, int16_t lab, Vec3 q, Vec3 dir) {
+    double t = 0;
+    while (t < 60 && boneOf(f, lab, q + t * dir))
+      t += 0.25;
+    return t;
+  };
   for (std::size_t i = 0; i + 1 < n; ++i) {
     const Level& nerveLevel = levels[i];
     const Level& bone = levels[i + 1];
     const VertebraSize& s = bone.size;
     const std::string nerveName = nerveLevel.size.name;
+    const auto lab = static_cast<int16_t>(s.label);
     for (int side : {-1, 1}) {
       NerveTarget t;
       t.side = sideName(side);
       const Frame& f = bone.frame;
-      const double grooveU = side * (bone.facetU + 5.5);
+      const Vec3 out{double(side), 0, 0}, back{0, 1, 0}, up{0, 0, 1};
       if (s.region == 'S') {
         t.nerve = nerveName + " dorsal ramus";
         t.bone = "groove between the sacral ala and the S1 superior articular process";
-        t.startLps = f.toWorld({grooveU + side * 1.0, bone.facetV - 2, s.bodyHeight / 2 - 2});
-        t.endLps = f.toWorld({grooveU + side * 0.5, bone.facetV, s.bodyHeight / 2 - 14});
+        // On the ala's dorsal face, against the lateral wall of the S1 SAP,
+        // from just below the top of S1 down 12 mm.
+        const double h = s.bodyHeight / 2;
+        const Vec3 onAla{side * (bone.facetU + 6), 0, h - 6};
+        const double vN = exitAlong(f, lab, onAla, back) + 1;
+        // 1 mm lateral to the SAP's wall, at depth vN or, where the SAP
+        // does not reach back that far, at its most posterior depth.
+        auto wallAt = [&](double w) {
+          for (double ww = w; ww > w - 4; ww -= 0.25)
+            for (double vv = vN; vv > vN - 6; vv -= 0.25) {
+              const Vec3 q{side * bone.facetU, vv, ww};
+              if (boneOf(f, lab, q)) return side * (bone.facetU + exitAlong(f, lab, q, out) + 1);
+            }
+          throw std::logic_error("phantom: no S1 superior articular process");
+        };
+        t.startLps = f.toWorld({wallAt(h + 2), vN, h - 2});
+        t.endLps = f.toWorld({wallAt(h + 2), vN, h - 14});
       } else if (s.region == 'C') {
         t.nerve =
             nerveLevel.size.name == "C2" ? "third occipital nerve" : nerveName + " medial branch";
@@ -897,19 +929,66 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
       } else if (s.region == 'T' && s.name != "T11" && s.name != "T12" && s.name != "T13") {
         t.nerve = nerveName + " medial branch";
         t.bone = "superolateral corner of the " + s.name + " transverse process";
+        // Along the upper edge of the TP's last 10 mm short of the rounded
+        // tip (7-15 mm from the bony tip), 1 mm above the bone.
+        const Vec3 r0{side * (bone.pedicleU + s.pedicleWidth * 0.3), bone.tpV, bone.pedicleW};
         const double reach = s.transverseReach;
-        t.startLps = f.toWorld({side * (reach - 2), bone.tpV + 0.55 * (reach - bone.pedicleU) - 4,
-                                bone.pedicleW + 6.5});
-        t.endLps =
-            f.toWorld({side * (reach - 10), bone.tpV + 0.55 * (reach - bone.pedicleU - 8) - 4,
-                       bone.pedicleW + 6.0});
+        const Vec3 r1{side * reach, bone.tpV + 0.55 * (reach - std::abs(r0.x)), bone.pedicleW - 1};
+        const Vec3 axis = normalized(r1 - r0);
+        const double tipAlong = exitAlong(f, lab, r0, axis);
+        auto edgeAt = [&](double fromTip) {
+          const Vec3 a = r0 + (tipAlong - fromTip) * axis;
+          return f.toWorld(a + (exitAlong(f, lab, a, up) + 1) * up);
+        };
+        t.startLps = edgeAt(7);
+        t.endLps = edgeAt(15);
       } else {
         t.nerve = nerveName + " medial branch";
         t.bone = "root of the " + s.name + " transverse process";
-        // Lateral neck of the SAP just above the TP's root, running down
-        // over the root: "opposite the middle two quarters of the SAP".
-        t.startLps = f.toWorld({grooveU + side * 1.5, bone.tpV - 1, bone.pedicleW + 9});
-        t.endLps = f.toWorld({grooveU, bone.tpV + 1, bone.pedicleW - 1});
+        // On the dorsal face of the TP's root against the lateral wall of
+        // the articular pillar: from 2 mm above the TP's axis down
+        // to 5 mm below it, across the root ("opposite the middle two quarters of the
+        // SAP").
+        // The TP's faces are measured 10 mm medial of its bony tip.
+        const double backSlope = s.region == 'T' ? 0.55 : 0.15; // as painted above
+        const Vec3 r0{side * (bone.pedicleU + s.pedicleWidth * 0.3), bone.tpV, bone.pedicleW};
+        const double reach = s.transverseReach;
+        const Vec3 r1{side * reach, bone.tpV + backSlope * (reach - std::abs(r0.x)),
+                      bone.pedicleW - (s.region == 'L' ? 2.0 : 1.0)};
+        // 10 mm medial of the TP's most lateral point (its end cap reaches
+        // rz beyond the axis's end), on the axis.
+        const double rz = s.region == 'L' ? 6.0 : 5.0; // as painted above
+        const double xMid = reach + rz - 10;
+        const Vec3 a = r0 + ((xMid - std::abs(r0.x)) / (reach - std::abs(r0.x))) * (r1 - r0);
+        const double vN = a.y + exitAlong(f, lab, a, back) + 1;
+        // 1 mm lateral to the outermost exit from bone between the midline
+        // and the TP's middle, at depth vN or, where the pillar does not
+        // reach back that far (TPs that slope backward), its most posterior
+        // depth; at height w or the pillar's highest point within 4 mm below.
+        // The wall is the median over depths vv +-1 mm, since the rounded
+        // tip of the SAP adds or drops a sliver of bone at single depths.
+        auto nerveAt = [&](double w) {
+          auto exitAt = [&](double vv, double ww) {
+            std::optional<double> exit;
+            for (double x = 0; x < std::abs(a.x); x += 0.25)
+              if (boneOf(f, lab, {side * x, vv, ww}) &&
+                  !boneOf(f, lab, {side * (x + 0.25), vv, ww}))
+                exit = x + 0.25;
+            return exit;
+          };
+          for (double ww = w; ww > w - 4; ww -= 0.25)
+            for (double vv = vN; vv > vN - 6; vv -= 0.25) {
+              if (!exitAt(vv, ww)) continue;
+              std::vector<double> xs;
+              for (double dv = -1; dv <= 1; dv += 0.5)
+                if (const auto e = exitAt(vv + dv, ww)) xs.push_back(*e);
+              std::sort(xs.begin(), xs.end());
+              return f.toWorld({side * (xs[xs.size() / 2] + 1), vv, ww});
+            }
+          throw std::logic_error("phantom: no articular pillar beside the " + s.name + " TP");
+        };
+        t.startLps = nerveAt(a.z + 2);
+        t.endLps = nerveAt(a.z - 5);
       }
       truth.nerves.push_back(t);
     }

@@ -69,7 +69,10 @@ TEST(Phantom, VariantsForLevelNaming) {
 }
 
 TEST(Phantom, NerveCoursesLieOnTheBoneTheyName) {
-  const Phantom p = makeSpinePhantom(small());
+  PhantomOptions o = small();
+  o.columns = o.rows = 384; // 1 mm voxels: the courses are placed 1 mm off the bone
+  o.pixelMm = o.sliceMm = 1.0;
+  const Phantom p = makeSpinePhantom(o);
   ASSERT_FALSE(p.truth.nerves.empty());
   for (const auto& n : p.truth.nerves) {
     // Within 6 mm of the course's midpoint there is bone of the vertebra the
@@ -92,6 +95,25 @@ TEST(Phantom, NerveCoursesLieOnTheBoneTheyName) {
           near |= p.labels.at(std::lround(q.x), std::lround(q.y), std::lround(q.z)) == want;
         }
     EXPECT_TRUE(near) << n.nerve << " " << n.side << " on " << n.bone;
+    // A nerve lies on the bone, not in it: both ends of the course are off
+    // the bone, with bone of that vertebra within 3.5 mm (1 mm off the
+    // surface, plus the grid's rounding).
+    for (const Vec3 end : {n.startLps, n.endLps}) {
+      const Vec3 e = p.labels.lpsToIndex(end);
+      ASSERT_TRUE(p.labels.containsIndex(e)) << n.nerve;
+      EXPECT_NE(p.labels.at(std::lround(e.x), std::lround(e.y), std::lround(e.z)), want)
+          << n.nerve << " " << n.side << ": inside the bone";
+      double nearest = 1e9;
+      for (int dz = -3; dz <= 3; ++dz)
+        for (int dy = -3; dy <= 3; ++dy)
+          for (int dx = -3; dx <= 3; ++dx) {
+            const Vec3 q{std::round(e.x) + dx, std::round(e.y) + dy, std::round(e.z) + dz};
+            if (p.labels.containsIndex(q) &&
+                p.labels.at(std::lround(q.x), std::lround(q.y), std::lround(q.z)) == want)
+              nearest = std::min(nearest, norm(p.labels.indexToLps(q) - end));
+          }
+      EXPECT_LT(nearest, 3.5) << n.nerve << " " << n.side;
+    }
     // Left is +x in LPS.
     EXPECT_EQ(n.side == "left", mid.x > 0) << n.nerve;
   }

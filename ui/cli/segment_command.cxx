@@ -10,6 +10,7 @@
 #include "imaging/core/reslice.h"
 #include "imaging/io/image_2d.h"
 #include "imaging/io/volume_io.h"
+#include "imaging/segmentation/nerve_courses.h"
 #include "imaging/segmentation/spine_segmenter.h"
 #include "ui/cli/commands.h"
 
@@ -85,7 +86,31 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const ProgressCall
     optional("lamina", v.lamina);
     optional("spinous_tip", v.spinousTip);
     optional("interlaminar_window_below", v.interlaminarWindowBelow);
+    optional("superior_articular_process_left", v.superiorArticularLeft);
+    optional("superior_articular_process_right", v.superiorArticularRight);
+    optional("inferior_articular_process_left", v.inferiorArticularLeft);
+    optional("inferior_articular_process_right", v.inferiorArticularRight);
+    optional("transverse_process_root_left", v.transverseRootLeft);
+    optional("transverse_process_root_right", v.transverseRootRight);
+    jv["axes"] = {{"origin", vec(v.axes.origin)},
+                  {"left", vec(v.axes.left)},
+                  {"posterior", vec(v.axes.posterior)},
+                  {"cranial", vec(v.axes.cranial)}};
     j["vertebrae"].push_back(jv);
+  }
+  // Nerve courses keyed by nerve and side, naming the bone they lie on.
+  const std::vector<NerveCourse> nerves = nerveCourses(model);
+  j["nerves"] = json::array();
+  for (const auto& n : nerves) {
+    json jn = {{"nerve", n.nerve},   {"side", n.side},
+               {"level", n.level},   {"bone_level", n.boneLevel},
+               {"bone", n.bone},     {"in_scan", n.inScan},
+               {"reason", n.reason}, {"confidence", n.confidence}};
+    if (n.inScan) {
+      jn["course"] = json::array({vec(n.cranialLps), vec(n.caudalLps)});
+      jn["method"] = n.method;
+    }
+    j["nerves"].push_back(jn);
   }
   j["canal_centreline"] = json::array();
   for (std::size_t i = 0; i < model.canalCentrelineLps.size(); ++i)
@@ -183,13 +208,20 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const ProgressCall
         picture(truthMapped, plane, at, o.outDir / (std::string("reference_") + name + ".png"));
     }
   }
-  std::cout << "Segmented in " << std::setprecision(2) << seconds
+  std::cout << std::fixed << "Segmented in " << std::setprecision(2) << seconds
             << " s; naming: " << model.namingEvidence << "\n";
   for (const auto& v : model.vertebrae)
     std::cout << std::setw(7) << v.level << (v.namingCertain ? "" : " (uncertain)") << ": body at ("
               << std::setprecision(1) << v.bodyCentroid.lps.x << ", " << v.bodyCentroid.lps.y
               << ", " << v.bodyCentroid.lps.z << ") mm LPS, " << v.volumeMl << " ml"
               << (v.ribs ? ", ribs" : "") << (v.partial ? ", partly outside the scan" : "") << "\n";
+  std::size_t inScan = 0;
+  for (const auto& n : nerves)
+    inScan += n.inScan;
+  std::cout << "Nerve courses: " << inScan << " of " << nerves.size() << " in the scan";
+  for (const auto& n : nerves)
+    if (!n.inScan) std::cout << "\n  " << n.nerve << ", " << n.side << ": " << n.reason;
+  std::cout << "\n";
   return kOk;
 }
 

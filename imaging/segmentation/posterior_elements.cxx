@@ -1,0 +1,360 @@
+#include "imaging/segmentation/posterior_elements.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <optional>
+
+namespace fluoroplan {
+
+namespace {
+
+struct LocalVoxel {
+  float x, v, w; // left, posterior, cranial (mm, vertebra axes)
+};
+
+double percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  const std::size_t k = std::min(values.size() - 1, std::size_t(q * double(values.size() - 1)));
+  std::nth_element(values.begin(), values.begin() + long(k), values.end());
+  return values[k];
+}
+
+struct Centroid {
+  double x = 0, v = 0, w = 0;
+  std::size_t n = 0;
+  void add(const LocalVoxel& p) {
+    x += p.x;
+    v += p.v;
+    w += p.w;
+    ++n;
+  }
+  Vec3 mean() const { return n ? Vec3{x / double(n), v / double(n), w / double(n)} : Vec3{}; }
+};
+
+// Nearest canal centreline sample to `p`.
+std::size_t nearestCanal(const SpineModel& m, Vec3 p) {
+  std::size_t best = 0;
+  double bestD = 1e300;
+  for (std::size_t i = 0; i < m.canalCentrelineLps.size(); ++i) {
+    const double d = norm(m.canalCentrelineLps[i] - p);
+    if (d < bestD) {
+      bestD = d;
+      best = i;
+    }
+  }
+  return best;
+}
+
+bool boneAt(const Volume& labels, int16_t label, Vec3 lps) {
+  const Vec3 idx = labels.lpsToIndex(lps);
+  if (!labels.containsIndex(idx)) return false;
+  return labels.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
+                   std::size_t(std::lround(idx.z))) == label;
+}
+
+VertebraAxes axesOf(const SpineModel& m, const VertebraModel& v) {
+  VertebraAxes a;
+  a.origin = v.bodyCentroid.lps;
+  // Cranial axis: the canal's direction beside the vertebra over +-10 mm
+  // (steadier than one disc plane's normal); the endplate normal otherwise.
+  Vec3 cranial = norm(v.endplateNormalLps) > 0.5 ? v.endplateNormalLps : Vec3{0, 0, 1};
+  const auto& c = m.canalCentrelineLps;
+  if (c.size() > 4) {
+    Vec3 ref = a.origin;
+    if (v.pedicleLeft && v.pedicleRight) ref = 0.5 * (v.pedicleLeft->lps + v.pedicleRight->lps);
+    const std::size_t i = nearestCanal(m, ref);
+    std::size_t lo = i, hi = i;
+    while (lo > 0 && norm(c[lo - 1] - c[i]) < 10)
+      --lo;
+    while (hi + 1 < c.size() && norm(c[hi + 1] - c[i]) < 10)
+      ++hi;
+    if (norm(c[lo] - c[hi]) > 8) cranial = c[lo] - c[hi]; // centreline runs cranial to caudal
+  }
+  if (cranial.z < 0) cranial = -1.0 * cranial; // LPS +z is toward the head
+  cranial = normalized(cranial);
+  Vec3 posterior{0, 1, 0};
+  if (!m.canalCentrelineLps.empty()) {
+    const Vec3 toCanal = m.canalCentrelineLps[nearestCanal(m, a.origin)] - a.origin;
+    const Vec3 p = toCanal - dot(toCanal, cranial) * cranial;
+    if (norm(p) > 3) posterior = p;
+  }
+  posterior = normalized(posterior - dot(posterior, cranial) * cranial);
+  a.cranial = cranial;
+  a.posterior = posterior;
+  a.left = cross(posterior, cranial);
+  return a;
+}
+
+void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalVoxel>& vox) {
+  const VertebraAxes& ax = vm.axes;
+  const bool sacrum = vm.label == spine_label::kSacrum;
+  if (m.canalCentrelineLps.empty() || vox.size() < 200) return;
+  // Canal beside this vertebra: nearest centreline sample to the pedicles'
+  // midpoint (the body centroid of a long sacrum lies far below S1).
+  Vec3 ref = ax.origin;
+  if (vm.pedicleLeft && vm.pedicleRight)
+    ref = 0.5 * (vm.pedicleLeft->lps + vm.pedicleRight->lps);
+  else if (sacrum)
+    ref = vm.superiorEndplate.lps;
+  const std::size_t ci = nearestCanal(m, ref);
+  const Vec3 canal = ax.toLocal(m.canalCentrelineLps[ci]);
+  const double rc = m.canalRadiusMm.empty() ? 7.0 : m.canalRadiusMm[ci];
+
+  // Heights: the pedicle's axis (or, for the sacrum, the top of the S1 body).
+  double wRef = canal.z;
+  if (vm.pedicleLeft && vm.pedicleRight)
+    wRef = 0.5 * (ax.toLocal(vm.pedicleLeft->lps).z + ax.toLocal(vm.pedicleRight->lps).z);
+  if (sacrum) {
+    std::vector<double> top;
+    for (const auto& p : vox)
+      if (std::abs(p.x - canal.x) < 10 && p.v < canal.y - rc - 3) top.push_back(p.w);
+    if (top.size() < 50) return;
+    wRef = percentile(top, 0.98);
+  }
+
+  const auto lab = static_cast<int16_t>(vm.label);
+  for (int side : {1, -1}) { // +1: left
+    // u: lateral distance from the canal's centre on this side.
+    auto lateral = [&](const LocalVoxel& p) { return side * (p.x - canal.x); };
+    auto toLps = [&](double u, double v, double w) { return ax.toLps({canal.x + side * u, v, w}); };
+    // Marching through this vertebra's own label, in its axes.
+    auto bone = [&](double u, double v, double w) { return boneAt(m.labels, lab, toLps(u, v, w)); };
+    // Distance from q along a local direction to the first point off the
+    // bone (0 when q is off the bone).
+    auto exitAlong = [&](Vec3 q, Vec3 dir) {
+      double t = 0;
+      while (t < 60 && bone(q.x + t * dir.x, q.y + t * dir.y, q.z + t * dir.z))
+        t += 0.25;
+      return t;
+    };
+    auto beside = [&](const LocalVoxel& p, double wc, double halfHeight) {
+      return std::abs(p.w - wc) < halfHeight && p.v > canal.y - 15 && p.v < canal.y + 30;
+    };
+
+    // 1. The transverse process, found from its tip (the most lateral bone
+    //    of the vertebra at the pedicle's height) and measured 10 mm short
+    //    of it, where it stands alone: its axis height, faces and depth.
+    struct TransverseProcess {
+      double tip = 0, uMid = 0, depth = 0, axisW = 0, top = 0, bottom = 0, dorsalFace = 0;
+    };
+    std::optional<TransverseProcess> tp;
+    if (!sacrum) {
+      std::vector<double> us;
+      for (const auto& p : vox)
+        if (lateral(p) > rc + 5 && beside(p, wRef, 12)) us.push_back(lateral(p));
+      if (us.size() > 100) {
+        TransverseProcess t;
+        // The 50th most lateral voxel: robust to a stray voxel, and
+        // independent of how much bone lies medially.
+        std::nth_element(us.begin(), us.begin() + 49, us.end(), std::greater<>());
+        t.tip = us[49];
+        t.uMid = t.tip - 10;
+        Centroid mid;
+        for (const auto& p : vox)
+          if (std::abs(lateral(p) - t.uMid) < 2 && beside(p, wRef, 12)) mid.add(p);
+        const Vec3 c = mid.mean();
+        if (mid.n > 10 && t.uMid > rc && bone(t.uMid, c.y, c.z)) {
+          // Faces as medians of rays over a 3 mm patch: one ray on a grid
+          // of 0.75 mm voxels is off by up to half a voxel.
+          auto medianExit = [&](Vec3 from, Vec3 dir, Vec3 spreadA, Vec3 spreadB) {
+            std::vector<double> ts;
+            for (double i = -1.5; i <= 1.5; i += 0.75)
+              for (double j = -1; j <= 1; j += 1) {
+                const Vec3 q = from + i * spreadA + j * spreadB;
+                if (bone(q.x, q.y, q.z)) ts.push_back(exitAlong(q, dir));
+              }
+            return percentile(ts, 0.5);
+          };
+          const Vec3 X{1, 0, 0}, Y{0, 1, 0}, Z{0, 0, 1};
+          const Vec3 q{t.uMid, c.y, c.z};
+          t.top = c.z + medianExit(q, Z, X, Y);
+          t.bottom = c.z - medianExit(q, -1.0 * Z, X, Y);
+          t.axisW = 0.5 * (t.top + t.bottom);
+          t.depth = c.y;
+          t.dorsalFace = c.y + medianExit({t.uMid, c.y, t.axisW}, Y, X, Z);
+          if (t.top > t.bottom + 2) tp = t;
+        }
+      }
+    }
+    // Heights from here on: the TP's axis where it was found.
+    const double wAxis = tp ? tp->axisW : wRef;
+
+    // 2. The pillar of the SAP: bone lateral to and behind the canal, 8-14 mm
+    //    above the TP's axis, clear of the pedicle (4-14 mm where the SAP is
+    //    short, as in the mid-thoracic spine); sacrum: up to 6 mm above the
+    //    S1 body, which the alae stay below.
+    std::vector<double> pillarU;
+    Centroid sap;
+    auto collectPillar = [&](double lo, double hi) {
+      pillarU.clear();
+      sap = {};
+      for (const auto& p : vox) {
+        const double u = lateral(p);
+        if (u > rc && p.v >= canal.y && p.v < canal.y + 20 && p.w >= lo && p.w <= hi) {
+          pillarU.push_back(u);
+          if (u > rc + 2) sap.add(p);
+        }
+      }
+    };
+    std::string sapMethod = "bone lateral to and behind the canal, 8-14 mm above the TP's axis";
+    if (sacrum) {
+      collectPillar(wRef, wRef + 6);
+      sapMethod = "bone lateral to and behind the canal, up to 6 mm above the S1 body";
+    } else {
+      collectPillar(wAxis + 8, wAxis + 14);
+      if (pillarU.size() < 20) {
+        collectPillar(wAxis + 4, wAxis + 14);
+        sapMethod = "bone lateral to and behind the canal, 4-14 mm above the TP's axis";
+      }
+    }
+    if (pillarU.size() < 20) continue;
+    const double up = percentile(pillarU, 0.97); // the pillar's lateral edge
+    const Vec3 sapLocal = sap.mean();
+    (side > 0 ? vm.superiorArticularLeft : vm.superiorArticularRight) =
+        Landmark{ax.toLps(sapLocal), 0.5, sapMethod};
+
+    // 3. Inferior articular process: the lowest 8 mm of the bone lateral to
+    //    and behind the canal.
+    if (!sacrum) {
+      std::vector<double> ws;
+      for (const auto& p : vox)
+        if (lateral(p) > rc && p.v > canal.y && p.v < canal.y + 20) ws.push_back(p.w);
+      if (ws.size() > 30) {
+        const double wMin = percentile(ws, 0.02);
+        Centroid iap;
+        for (const auto& p : vox)
+          if (lateral(p) > rc && p.v > canal.y && p.v < canal.y + 20 && p.w < wMin + 8) iap.add(p);
+        if (iap.n > 20)
+          (side > 0 ? vm.inferiorArticularLeft : vm.inferiorArticularRight) =
+              Landmark{ax.toLps(iap.mean()), 0.4, "lowest bone lateral to and behind the canal"};
+      }
+    }
+
+    // Outermost exit from bone between u0 and u1 at depth v, height w.
+    auto outermostExit = [&](double u0, double u1, double v, double w) -> std::optional<double> {
+      std::optional<double> exit;
+      for (double u = u0; u < u1; u += 0.25)
+        if (bone(u, v, w) && !bone(u + 0.25, v, w)) exit = u + 0.25;
+      return exit;
+    };
+    // A nerve's point at height w: 1 mm lateral to the pillar's wall at depth
+    // vN, or, where the pillar does not reach back that far, at its most
+    // posterior depth; at height w or the pillar's highest point within 4 mm
+    // below. The wall is the median over depths +-1 mm, since the rounded tip
+    // of a process adds or drops a sliver of bone at single depths.
+    auto nerveAt = [&](double vN, double w, double u0, double u1) -> std::optional<Vec3> {
+      for (double ww = w; ww > w - 4; ww -= 0.25)
+        for (double vv = vN; vv > vN - 6; vv -= 0.25) {
+          if (!outermostExit(u0, u1, vv, ww)) continue;
+          std::vector<double> xs;
+          for (double dv = -1; dv <= 1; dv += 0.5)
+            if (const auto e = outermostExit(u0, u1, vv + dv, ww)) xs.push_back(*e);
+          return Vec3{percentile(xs, 0.5) + 1, vv, ww};
+        }
+      return std::nullopt;
+    };
+
+    if (sacrum) {
+      // L5 dorsal ramus: on the ala's dorsal face in the groove against the
+      // S1 SAP, from just below the top of S1 down 12 mm (Lau et al., Pain
+      // Med 2004: tip opposite the middle and posterior thirds of the S1 SAP).
+      std::optional<double> face;
+      for (double v = canal.y - 25; v < canal.y + 25; v += 0.25)
+        if (bone(up + 1, v, wRef - 6) && !bone(up + 1, v + 0.25, wRef - 6)) face = v + 0.25;
+      if (!face) continue;
+      const double vN = *face + 1;
+      const auto wall = nerveAt(vN, wRef + 2, std::max(rc, up - 6), up + 8);
+      if (!wall) continue;
+      (side > 0 ? vm.rootGrooveLeft : vm.rootGrooveRight) =
+          NerveGroove{toLps(wall->x, vN, wRef - 2), toLps(wall->x, vN, wRef - 14), 0.5,
+                      "on the sacral ala's dorsal face against the S1 superior articular process"};
+      continue;
+    }
+    if (!tp) continue;
+
+    // 4. Transverse-process root: just lateral to the pillar, at the depth
+    //    and height of the bone there.
+    Centroid rootBone;
+    for (const auto& p : vox)
+      if (lateral(p) > up + 1 && lateral(p) < up + 7 && p.v < canal.y + 12 && beside(p, wAxis, 12))
+        rootBone.add(p);
+    const Vec3 root = rootBone.n > 10 ? rootBone.mean() : Vec3{0, tp->depth, wAxis};
+    (side > 0 ? vm.transverseRootLeft : vm.transverseRootRight) =
+        Landmark{toLps(up + 1.5, root.y, root.z), 0.4,
+                 "1.5 mm lateral to the articular pillar, at the depth and height of the bone "
+                 "beside it"};
+
+    // 5. Lumbar-type medial branch: on the dorsal face of the TP against the
+    //    lateral wall of the articular pillar, from 2 mm above the TP's axis
+    //    down to 5 mm below it, across its root (Bogduk; Lau et al. 2004:
+    //    the electrode lies opposite the middle two quarters of the SAP).
+    {
+      const double vN = tp->dorsalFace + 1;
+      const auto c0 = nerveAt(vN, tp->axisW + 2, rc, tp->uMid);
+      const auto c1 = nerveAt(vN, tp->axisW - 5, rc, tp->uMid);
+      if (c0 && c1)
+        (side > 0 ? vm.rootGrooveLeft : vm.rootGrooveRight) = NerveGroove{
+            toLps(c0->x, c0->y, c0->z), toLps(c1->x, c1->y, c1->z), 0.5,
+            "dorsal face of the transverse root against the superior articular process"};
+    }
+
+    // 6. Thoracic-type: along the upper edge of the TP, 7-15 mm short of its
+    //    bony tip, 1 mm above the bone (the superolateral corner; Chua &
+    //    Bogduk 1995). The TP's axis runs through the centroids of its
+    //    cross-sections 14-18 and 2-6 mm from its tip.
+    if (tp->tip > up + 12) {
+      Centroid end;
+      for (const auto& p : vox)
+        if (lateral(p) > tp->tip - 6 && lateral(p) < tp->tip - 2 && beside(p, wAxis, 12))
+          end.add(p);
+      Centroid inner;
+      for (const auto& p : vox)
+        if (std::abs(lateral(p) - (tp->tip - 16)) < 2 && beside(p, wAxis, 12)) inner.add(p);
+      if (end.n > 10 && inner.n > 10) {
+        const Vec3 ic = inner.mean();
+        const Vec3 r0{side * (ic.x - canal.x), ic.y, ic.z};
+        const Vec3 e = end.mean();
+        const Vec3 r1{side * (e.x - canal.x), e.y, e.z};
+        const Vec3 axis = normalized(r1 - r0);
+        const double along = exitAlong(r0, axis);
+        auto edgeAt = [&](double fromTip) {
+          const Vec3 q = r0 + (along - fromTip) * axis;
+          return toLps(q.x, q.y, q.z + exitAlong(q, {0, 0, 1}) + 1);
+        };
+        if (along > 16)
+          (side > 0 ? vm.cornerGrooveLeft : vm.cornerGrooveRight) =
+              NerveGroove{edgeAt(7), edgeAt(15), 0.4,
+                          "upper edge of the transverse process, 7-15 mm from its tip"};
+      }
+    }
+  }
+}
+
+} // namespace
+
+void measurePosteriorElements(SpineModel& model) {
+  const Volume& L = model.labels;
+  std::map<int16_t, std::size_t> index;
+  for (std::size_t i = 0; i < model.vertebrae.size(); ++i) {
+    model.vertebrae[i].axes = axesOf(model, model.vertebrae[i]);
+    index[static_cast<int16_t>(model.vertebrae[i].label)] = i;
+  }
+  std::vector<std::vector<LocalVoxel>> vox(model.vertebrae.size());
+  for (std::size_t k = 0; k < L.size[2]; ++k)
+    for (std::size_t j = 0; j < L.size[1]; ++j)
+      for (std::size_t i = 0; i < L.size[0]; ++i) {
+        const int16_t lab = L.hu[L.offset(i, j, k)];
+        if (lab <= 0 || lab > spine_label::kT13) continue;
+        auto it = index.find(lab);
+        if (it == index.end()) continue;
+        const Vec3 q = model.vertebrae[it->second].axes.toLocal(
+            L.indexToLps({double(i), double(j), double(k)}));
+        vox[it->second].push_back({float(q.x), float(q.y), float(q.z)});
+      }
+  for (std::size_t i = 0; i < model.vertebrae.size(); ++i)
+    measureOne(model, model.vertebrae[i], vox[i]);
+}
+
+} // namespace fluoroplan
