@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "imaging/core/parallel.h"
+#include "imaging/segmentation/neural_foramina.h"
 #include "imaging/segmentation/posterior_elements.h"
 
 namespace fluoroplan {
@@ -816,6 +817,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
   model.labels = std::move(labels);
   reportProgress(progress, 0.95, "segment: articular processes and nerve grooves");
   measurePosteriorElements(model);
+  labelNeuralForamina(ct, model);
   reportProgress(progress, 1.0, "segment: done");
   return model;
 }

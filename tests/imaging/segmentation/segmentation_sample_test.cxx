@@ -206,3 +206,31 @@ TEST(SegmentSample, ArticularProcessesAndTransverseRootsNearTruth) {
   }
   EXPECT_GE(checked, 10);
 }
+
+// Foramina: what we label as foramen is mostly the truth's foramen, exiting
+// root or the fat around them, never bone or canal; and it covers most of
+// the truth's foramina between the vertebrae we named.
+TEST(SegmentSample, NeuralForaminaBetweenThePedicles) {
+  const SpineModel m = segmentSpine(supineCt());
+  const Volume truth = readVolumeFile(kCase / "truth" / "supine_labels.nrrd");
+  std::size_t ours = 0, ourOnForamen = 0, ourOnBone = 0, truthForamen = 0, covered = 0;
+  for (std::size_t i = 0; i < truth.hu.size(); ++i) {
+    const bool t =
+        truth.hu[i] == spine_label::kNeuralForamen || truth.hu[i] == spine_label::kExitingRoot;
+    const bool o = m.labels.hu[i] == spine_label::kNeuralForamen;
+    ours += o;
+    ourOnForamen += o && t;
+    ourOnBone += o && truth.hu[i] > 0 && truth.hu[i] <= 28;
+    truthForamen += t;
+    covered += t && o;
+  }
+  ASSERT_GT(ours, 0u);
+  const double precision = double(ourOnForamen) / double(ours);
+  const double recall = double(covered) / double(truthForamen);
+  std::cout << "foramina: " << ours << " voxels, " << precision
+            << " on the truth's foramen or root, " << double(ourOnBone) / double(ours)
+            << " on bone; truth's foramen covered " << recall << "\n";
+  EXPECT_LT(double(ourOnBone) / double(ours), 0.01);
+  EXPECT_GT(precision, 0.5);
+  EXPECT_GT(recall, 0.5);
+}
