@@ -18,6 +18,9 @@ if(NOT FLUOROPLAN_FUZZ_ONLY)
   find_package(ITK 5.2 REQUIRED COMPONENTS
     ITKCommon ITKIOImageBase ITKIONIFTI ITKIONRRD ITKIOPNG ITKIOGDCM
     ITKImageFunction ITKImageGrid)
+  # Only the VTK modules we use; never GUISupportQt (Debian's is Qt 5).
+  find_package(VTK 9.1 REQUIRED COMPONENTS
+    CommonCore CommonDataModel CommonExecutionModel FiltersCore FiltersGeneral IOXML IOGeometry)
   find_package(CLI11 REQUIRED)
   find_package(GTest REQUIRED)
   find_package(benchmark REQUIRED)

@@ -10,6 +10,7 @@
 #include "imaging/core/reslice.h"
 #include "imaging/io/image_2d.h"
 #include "imaging/io/volume_io.h"
+#include "imaging/mesh/label_mesh.h"
 #include "imaging/segmentation/nerve_courses.h"
 #include "imaging/segmentation/spine_segmenter.h"
 #include "ui/cli/commands.h"
@@ -162,6 +163,26 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const ProgressCall
       std::cout << ")\n";
     }
     j["dice"] = dj;
+  }
+  // Surface meshes in LPS mm, one per vertebra plus the canal, for 3D views
+  // and 3D Slicer.
+  fs::create_directories(o.outDir / "meshes");
+  j["meshes"] = json::array();
+  for (const auto& v : model.vertebrae) {
+    const SurfaceMesh mesh = labelSurface(model.labels, v.label);
+    if (mesh.triangles.empty()) continue;
+    const fs::path file = o.outDir / "meshes" / (v.level + ".vtp");
+    writeMesh(mesh, file, v.label);
+    j["meshes"].push_back({{"level", v.level},
+                           {"file", "meshes/" + v.level + ".vtp"},
+                           {"triangles", mesh.triangles.size()}});
+  }
+  if (const SurfaceMesh canal = labelSurface(model.labels, spine_label::kSpinalCanal);
+      !canal.triangles.empty()) {
+    writeMesh(canal, o.outDir / "meshes" / "spinal_canal.vtp", spine_label::kSpinalCanal);
+    j["meshes"].push_back({{"level", "spinal canal"},
+                           {"file", "meshes/spinal_canal.vtp"},
+                           {"triangles", canal.triangles.size()}});
   }
   writeFileAtomically(o.outDir / "spine.json", j.dump(2));
   // Pictures with the labels in colour: sagittal through the canal, through
