@@ -237,14 +237,17 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
     L.tpV = L.canalCentreV - s.canalDepth * 0.1;
   }
 
-  // Adjacent laminae overlap like roof tiles but never touch: keep 3 mm
-  // (ligamentum flavum) between a lamina and the one below.
+  // Adjacent laminae overlap like roof tiles but never touch: the
+  // interlaminar window (closed by the ligamentum flavum) is 8 mm high where
+  // the lower vertebra is lumbar (T12-L1 and below, where epidural needles
+  // pass) and 4 mm in the thoracic spine, whose laminae shingle steeply.
   for (std::size_t i = 0; i + 1 < n; ++i) {
     Level& L = levels[i];
     const Level& below = levels[i + 1];
     const double belowTop =
         L.frame.toLocal(below.frame.toWorld({0, below.canalCentreV, below.laminaTopW})).z;
-    if (below.size.region != 'S') L.laminaBottomW = std::max(L.laminaBottomW, belowTop + 3.0);
+    const double window = below.size.region == 'L' ? 8.0 : 4.0;
+    if (below.size.region != 'S') L.laminaBottomW = std::max(L.laminaBottomW, belowTop + window);
   }
 
   Painter painter(ct, labels, o.threads);

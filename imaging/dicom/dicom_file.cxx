@@ -260,6 +260,12 @@ void parseHeader(DicomHeader& h, DcmFileFormat& ff) {
   h.seriesDescription = stringValue(ds, DCM_SeriesDescription);
   h.studyDate = stringValue(ds, DCM_StudyDate);
   h.seriesTime = stringValue(ds, DCM_SeriesTime);
+  h.studyTime = stringValue(ds, DCM_StudyTime);
+  h.studyId = stringValue(ds, DCM_StudyID);
+  h.accessionNumber = stringValue(ds, DCM_AccessionNumber);
+  h.referringPhysician = stringValue(ds, DCM_ReferringPhysicianName);
+  h.patientSex = stringValue(ds, DCM_PatientSex);
+  h.frameOfReferenceUid = stringValue(ds, DCM_FrameOfReferenceUID);
   h.contentTime = stringValue(ds, DCM_ContentTime);
   h.patient.id = stringValue(ds, DCM_PatientID);
   h.patient.name = stringValue(ds, DCM_PatientName);

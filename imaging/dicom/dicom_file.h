@@ -61,6 +61,9 @@ struct DicomHeader {
   std::string modality, transferSyntaxUid, transferSyntaxName;
   std::string manufacturer, modelName, seriesDescription;
   std::string studyDate, seriesTime, contentTime;
+  // Study identity a derived object (SEG, Secondary Capture) must repeat.
+  std::string studyTime, studyId, accessionNumber, referringPhysician, patientSex;
+  std::string frameOfReferenceUid;
   PatientIdentity patient;
   int seriesNumber = 0;
   int instanceNumber = 0;

@@ -775,7 +775,9 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
             A.spAnt = ant;
             A.sp = p;
           }
-          if (ant < -r && std::abs(lat) < 6) {
+          // The laminae right behind the canal (not the spinous processes, which
+          // slope down far behind it): the window lies between them.
+          if (ant < -r && ant > -r - 8 && std::abs(lat) < 6) {
             const double z = dot(p, t);
             if (z < A.lamLowZ) {
               A.lamLowZ = z;

@@ -198,7 +198,7 @@ TEST(SegmentSample, ArticularProcessesAndTransverseRootsNearTruth) {
                   << e.z << "\n";
         // Centroids of processes 10-20 mm across: close enough to name the
         // process, not a target (the nerve courses above are the targets).
-        const double limit[] = {6.0, 6.0, 3.0, 3.0, 7.0, 7.0};
+        const double limit[] = {6.0, 6.0, 4.0, 4.0, 7.0, 7.0};
         EXPECT_LT(d, limit[i]) << v.level << " " << names[i];
       }
       ++checked;

@@ -1,0 +1,193 @@
+#include "planning/path_check.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "imaging/core/spine_levels.h"
+
+namespace fluoroplan {
+
+namespace {
+bool isVertebra(int16_t l) {
+  return l >= 1 && l <= spine_label::kT13;
+}
+bool isDanger(int16_t l) {
+  return l == spine_label::kExitingRoot ||
+         (l >= spine_label::kLung && l <= spine_label::kVertebralArtery);
+}
+std::string mm(double v) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(1);
+  s << v << " mm";
+  return s.str();
+}
+} // namespace
+
+std::string structureName(int16_t l) {
+  if (isVertebra(l)) return "bone of the " + verseLevelName(l);
+  switch (l) {
+  case spine_label::kSpinalCanal:
+    return "spinal canal";
+  case spine_label::kNeuralForamen:
+    return "neural foramen";
+  case spine_label::kExitingRoot:
+    return "exiting nerve root";
+  case spine_label::kLung:
+    return "lung/pleura";
+  case spine_label::kKidney:
+    return "kidney";
+  case spine_label::kAorta:
+    return "aorta";
+  case spine_label::kVenaCava:
+    return "vena cava";
+  case spine_label::kVertebralArtery:
+    return "vertebral artery";
+  default:
+    return "label " + std::to_string(l);
+  }
+}
+
+PathScene::PathScene(const Volume& ct, const Volume& labels, const std::vector<Vec3>& around)
+    : ct_(ct), labels_(labels) {
+  std::array<std::size_t, 3> lo{labels.size[0], labels.size[1], labels.size[2]}, hi{0, 0, 0};
+  for (const Vec3& p : around)
+    for (double dx : {-80.0, 80.0})
+      for (double dy : {-80.0, 80.0})
+        for (double dz : {-80.0, 80.0}) {
+          const Vec3 idx = labels.lpsToIndex(p + Vec3{dx, dy, dz});
+          for (int c = 0; c < 3; ++c) {
+            const double v = std::clamp(idx[c], 0.0, double(labels.size[std::size_t(c)] - 1));
+            lo[c] = std::min(lo[c], std::size_t(std::floor(v)));
+            hi[c] = std::max(hi[c], std::size_t(std::ceil(v)));
+          }
+        }
+  if (around.empty()) return;
+  canal_ = DistanceMap(labels, lo, hi, [](int16_t l) { return l == spine_label::kSpinalCanal; });
+  foramen_ = DistanceMap(labels, lo, hi, [](int16_t l) {
+    return l == spine_label::kNeuralForamen || l == spine_label::kExitingRoot;
+  });
+  bone_ = DistanceMap(labels, lo, hi, isVertebra);
+  danger_ = DistanceMap(labels, lo, hi, [](int16_t l) {
+    return l >= spine_label::kLung && l <= spine_label::kVertebralArtery;
+  });
+  // Outside air, per axial slice: flood from the slice's border through
+  // voxels below -400 HU (4-connected). The gap between the back and the
+  // table is outside; the lungs, closed by the chest wall, are not.
+  const std::size_t w = ct.size[0], h = ct.size[1];
+  k0_ = lo[2];
+  k1_ = hi[2];
+  outside_.assign(w * h * (k1_ - k0_ + 1), 0);
+  std::vector<std::size_t> stack;
+  for (std::size_t k = k0_; k <= k1_; ++k) {
+    uint8_t* o = outside_.data() + (k - k0_) * w * h;
+    auto push = [&](std::size_t i, std::size_t j) {
+      const std::size_t idx = i + w * j;
+      if (o[idx] || ct.hu[ct.offset(i, j, k)] >= -400) return;
+      o[idx] = 1;
+      stack.push_back(idx);
+    };
+    // From every edge: the air between the back and the table is reached
+    // from the sides. (A patient wider than the field of view, whose lungs
+    // touch its sides, would have them taken for outside: the entry point
+    // is then also required to face outside air; see skinAlong.)
+    for (std::size_t i = 0; i < w; ++i) {
+      push(i, 0);
+      push(i, h - 1);
+    }
+    for (std::size_t j = 0; j < h; ++j) {
+      push(0, j);
+      push(w - 1, j);
+    }
+    while (!stack.empty()) {
+      const std::size_t idx = stack.back();
+      stack.pop_back();
+      const std::size_t i = idx % w, j = idx / w;
+      if (i > 0) push(i - 1, j);
+      if (i + 1 < w) push(i + 1, j);
+      if (j > 0) push(i, j - 1);
+      if (j + 1 < h) push(i, j + 1);
+    }
+  }
+}
+
+bool PathScene::outsideAt(Vec3 lps) const {
+  const Vec3 idx = ct_.lpsToIndex(lps);
+  if (!ct_.containsIndex(idx)) return true;
+  const auto i = std::size_t(std::lround(idx.x)), j = std::size_t(std::lround(idx.y)),
+             k = std::size_t(std::lround(idx.z));
+  if (k < k0_ || k > k1_ || outside_.empty())
+    return ct_.at(i, j, k) < -400; // beyond the box: air is air
+  return outside_[(k - k0_) * ct_.size[0] * ct_.size[1] + i + ct_.size[0] * j] != 0;
+}
+
+int16_t PathScene::labelAt(Vec3 lps) const {
+  const Vec3 idx = labels_.lpsToIndex(lps);
+  if (!labels_.containsIndex(idx)) return 0;
+  return labels_.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
+                    std::size_t(std::lround(idx.z)));
+}
+
+int16_t PathScene::huAt(Vec3 lps) const {
+  const Vec3 idx = ct_.lpsToIndex(lps);
+  if (!ct_.containsIndex(idx)) return -1000;
+  return ct_.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
+                std::size_t(std::lround(idx.z)));
+}
+
+std::optional<Vec3> PathScene::skinAlong(Vec3 target, Vec3 out) const {
+  // The skin: the last point before air that belongs to the outside.
+  Vec3 lastBody = target;
+  for (double t = 0; t < 250; t += 0.25) {
+    const Vec3 p = target + t * out;
+    if (outsideAt(p)) {
+      if (t == 0) return std::nullopt;
+      // Skin faces open air: at least 10 mm of it beyond (not a lung
+      // reached through the field of view's edge, which ends in tissue).
+      for (double u = 0.5; u <= 10; u += 0.5)
+        if (huAt(p + u * out) >= -400 && ct_.containsIndex(ct_.lpsToIndex(p + u * out)))
+          return std::nullopt;
+      return lastBody;
+    }
+    lastBody = p;
+  }
+  return std::nullopt;
+}
+
+PathCheck PathScene::check(Vec3 entry, Vec3 target, const PathRules& rules) const {
+  PathCheck c;
+  c.lengthMm = norm(target - entry);
+  const Vec3 dir = c.lengthMm > 0 ? (1.0 / c.lengthMm) * (target - entry) : Vec3{};
+  std::vector<std::string> seen;
+  auto once = [&](const std::string& what, double atMm) {
+    if (std::find(seen.begin(), seen.end(), what) != seen.end()) return;
+    seen.push_back(what);
+    c.violations.push_back("passes through the " + what + " " + mm(atMm) + " before the target");
+  };
+  for (double s = 0; s <= c.lengthMm; s += 0.5) {
+    const Vec3 p = entry + s * dir;
+    const double toTarget = c.lengthMm - s;
+    const int16_t l = labelAt(p);
+    if (isVertebra(l) && toTarget > rules.boneAllowanceMm) once(structureName(l), toTarget);
+    if (l == spine_label::kSpinalCanal && toTarget > rules.canalAllowanceMm)
+      once("spinal canal", toTarget);
+    if (l == spine_label::kNeuralForamen || isDanger(l)) once(structureName(l), toTarget);
+    // Air inside the body (not reachable from outside) is lung or bowel.
+    if (huAt(p) < -400 && !outsideAt(p)) once("air inside the body (lung or bowel)", toTarget);
+    if (toTarget > rules.boneAllowanceMm)
+      c.boneClearanceMm = std::min(c.boneClearanceMm, bone_.atLps(p));
+    if (toTarget > rules.canalAllowanceMm)
+      c.canalClearanceMm = std::min(c.canalClearanceMm, canal_.atLps(p));
+    c.foramenClearanceMm = std::min(c.foramenClearanceMm, foramen_.atLps(p));
+    c.dangerClearanceMm = std::min(c.dangerClearanceMm, danger_.atLps(p));
+  }
+  if (c.lengthMm > rules.needleLengthMm - rules.handleMarginMm)
+    c.violations.push_back("needs " + mm(c.lengthMm) + " of needle; the " +
+                           mm(rules.needleLengthMm) + " needle leaves less than " +
+                           mm(rules.handleMarginMm) + " outside the skin");
+  c.safe = c.violations.empty();
+  return c;
+}
+
+} // namespace fluoroplan
