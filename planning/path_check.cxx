@@ -52,10 +52,12 @@ std::string structureName(int16_t l) {
 PathScene::PathScene(const Volume& ct, const Volume& labels, const std::vector<Vec3>& around)
     : ct_(ct), labels_(labels) {
   std::array<std::size_t, 3> lo{labels.size[0], labels.size[1], labels.size[2]}, hi{0, 0, 0};
+  // Clearances matter near the spine: 50 mm around the targets; farther
+  // out a path is far from canal, foramen and bone anyway.
   for (const Vec3& p : around)
-    for (double dx : {-80.0, 80.0})
-      for (double dy : {-80.0, 80.0})
-        for (double dz : {-80.0, 80.0}) {
+    for (double dx : {-50.0, 50.0})
+      for (double dy : {-50.0, 50.0})
+        for (double dz : {-50.0, 50.0}) {
           const Vec3 idx = labels.lpsToIndex(p + Vec3{dx, dy, dz});
           for (int c = 0; c < 3; ++c) {
             const double v = std::clamp(idx[c], 0.0, double(labels.size[std::size_t(c)] - 1));
@@ -69,9 +71,15 @@ PathScene::PathScene(const Volume& ct, const Volume& labels, const std::vector<V
     return l == spine_label::kNeuralForamen || l == spine_label::kExitingRoot;
   });
   bone_ = DistanceMap(labels, lo, hi, isVertebra);
-  danger_ = DistanceMap(labels, lo, hi, [](int16_t l) {
+  // Danger structures are labelled only in reference maps (tests, truth):
+  // no distance map when there are none.
+  const bool anyDanger = std::any_of(labels.hu.begin(), labels.hu.end(), [](int16_t l) {
     return l >= spine_label::kLung && l <= spine_label::kVertebralArtery;
   });
+  if (anyDanger)
+    danger_ = DistanceMap(labels, lo, hi, [](int16_t l) {
+      return l >= spine_label::kLung && l <= spine_label::kVertebralArtery;
+    });
   // Outside air, per axial slice: flood from the slice's border through
   // voxels below -400 HU (4-connected). The gap between the back and the
   // table is outside; the lungs, closed by the chest wall, are not.

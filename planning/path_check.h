@@ -37,7 +37,7 @@ struct PathCheck {
 // distance maps around the region of interest.
 class PathScene {
 public:
-  // `aroundLps`: points (targets) the distance maps must cover, +-80 mm.
+  // `aroundLps`: points (targets) the distance maps must cover, +-50 mm.
   PathScene(const Volume& ct, const Volume& labels, const std::vector<Vec3>& aroundLps);
   PathCheck check(Vec3 entryLps, Vec3 targetLps, const PathRules& rules) const;
   // The skin point on the ray from `targetLps` along `outward` (unit): the

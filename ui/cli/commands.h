@@ -27,7 +27,17 @@ struct SegmentOptions {
 #include "imaging/core/volume.h"
 namespace fluoroplan::cli {
 int benchSegment(const std::filesystem::path& ctFolder, int repeats, bool json);
+int benchPlan(const std::filesystem::path& ctFolder, int repeats, bool json);
 int segmentCommand(const SegmentOptions& options, const Volume& ct,
                    const ProgressCallback& progress);
+
+struct PlanCliOptions {
+  std::filesystem::path ctPath, outDir = "plan";
+  std::string procedure = "facet-rf", joints, side = "left", position = "prone";
+  std::string needle = "100"; // length, "100mm" or "150"
+  double gauge = 18, activeTipMm = 10;
+  std::string entry, tip; // SCS
+};
+int planCommand(const PlanCliOptions& options, const Volume& ct, const ProgressCallback& progress);
 
 } // namespace fluoroplan::cli

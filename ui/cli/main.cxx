@@ -212,6 +212,14 @@ int main(int argc, char** argv) {
   benchSeg->add_option("--ct", benchCt, "CT folder (default: the sample case's supine CT)");
   benchSeg->add_option("--repeats", segRepeats, "timed runs (median reported)");
   benchSeg->add_flag("--json", segJson, "JSON output");
+  std::string planCt = benchCt;
+  int planRepeats = 5;
+  bool planJson = false;
+  auto* benchPlanVerb = bench->add_subcommand(
+      "plan", "Planning 4 needles after segmentation vs the segmentation time");
+  benchPlanVerb->add_option("--ct", planCt, "CT folder (default: the sample case's supine CT)");
+  benchPlanVerb->add_option("--repeats", planRepeats, "timed runs (median reported)");
+  benchPlanVerb->add_flag("--json", planJson, "JSON output");
 
   SegmentOptions seg;
   auto* segment = app.add_subcommand(
@@ -221,6 +229,22 @@ int main(int argc, char** argv) {
   segment->add_option("--truth", seg.truth, "reference label map to report Dice against");
   segment->add_option("--truth-scheme", seg.truthScheme, "verse (default) or totalsegmentator");
   segment->add_flag("-q,--quiet", quiet, "no progress line");
+
+  PlanCliOptions planOpts;
+  auto* planVerb = app.add_subcommand(
+      "plan", "Segment, then suggest needle trajectories; write plan.json, markups and pictures");
+  planVerb->add_option("ct", planOpts.ctPath, "CT: DICOM folder/file or NIfTI/NRRD")->required();
+  planVerb->add_option("--procedure", planOpts.procedure, "facet-rf (default), facet-block or scs");
+  planVerb->add_option("--joints", planOpts.joints, "facet joints, e.g. L4-L5,L5-S1");
+  planVerb->add_option("--side", planOpts.side, "left (default), right or both");
+  planVerb->add_option("--position", planOpts.position, "prone (default) or supine");
+  planVerb->add_option("--needle", planOpts.needle, "needle length in mm, e.g. 100mm or 150");
+  planVerb->add_option("--gauge", planOpts.gauge, "needle gauge (default 18)");
+  planVerb->add_option("--active-tip", planOpts.activeTipMm, "RF active tip in mm (default 10)");
+  planVerb->add_option("--entry", planOpts.entry, "SCS interlaminar entry, e.g. T12-L1");
+  planVerb->add_option("--tip", planOpts.tip, "SCS lead-tip level, e.g. T8");
+  planVerb->add_option("--out", planOpts.outDir, "output folder");
+  planVerb->add_flag("-q,--quiet", quiet, "no progress line");
 
   try {
     app.parse(argc, argv);
@@ -232,15 +256,17 @@ int main(int argc, char** argv) {
     if (*demo) return runDemo(sample, data, work, quiet);
     if (*load) return benchLoad(bl);
     if (*benchSeg) return benchSegment(benchCt, segRepeats, segJson);
-    if (*segment) {
+    if (*benchPlanVerb) return benchPlan(planCt, planRepeats, planJson);
+    if (*segment || *planVerb) {
+      const fs::path ctPath = *segment ? seg.ctPath : planOpts.ctPath;
       Volume ct;
-      if (isResearchVolumeFile(seg.ctPath)) {
-        ct = readVolumeFile(seg.ctPath);
+      if (isResearchVolumeFile(ctPath)) {
+        ct = readVolumeFile(ctPath);
       } else {
-        const StudyInventory inv = buildInventory(seg.ctPath);
+        const StudyInventory inv = buildInventory(ctPath);
         const auto idx = primaryVolumeSeries(inv);
         if (!idx) {
-          std::cerr << "error: " << seg.ctPath.string() << ": no CT series found\n";
+          std::cerr << "error: " << ctPath.string() << ": no CT series found\n";
           return kInputProblem;
         }
         VolumeSeriesLoad l = loadVolume(inv, *idx, 0, progressLine(quiet));
@@ -251,7 +277,8 @@ int main(int argc, char** argv) {
         }
         ct = std::move(*l.volume);
       }
-      return segmentCommand(seg, ct, progressLine(quiet));
+      if (*segment) return segmentCommand(seg, ct, progressLine(quiet));
+      return planCommand(planOpts, ct, progressLine(quiet));
     }
   } catch (const Cancelled&) {
     std::cerr << "cancelled\n";

@@ -1,0 +1,324 @@
+// `fluoroplan plan CT --procedure facet-rf --joints L4-L5,L5-S1 --side left --out DIR`
+// Segments, plans, prints the plan, writes plan.json, 3D Slicer markups and
+// pictures (an axial slice through each target, and the slice that holds
+// the whole needle).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "imaging/core/atomic_file.h"
+#include "imaging/core/reslice.h"
+#include "imaging/io/image_2d.h"
+#include "imaging/segmentation/spine_segmenter.h"
+#include "planning/plan.h"
+#include "ui/cli/commands.h"
+
+namespace fluoroplan::cli {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+json vec(Vec3 v) {
+  return json::array({v.x, v.y, v.z});
+}
+
+json viewJson(const NeedleView& v) {
+  return {{"primary_angle_deg", v.angles.primaryDeg},
+          {"secondary_angle_deg", v.angles.secondaryDeg},
+          {"detector_direction_lps", vec(v.detectorDirectionLps)},
+          {"reachable", v.reachable},
+          {"why_not", v.whyNot},
+          {"in_words", v.words}};
+}
+
+json trajectoryJson(const Trajectory& t, bool rf) {
+  json j = {{"for", t.forWhat},
+            {"side", t.side},
+            {"bone", t.bone},
+            {"bone_level", t.boneLevel},
+            {"entry", vec(t.entryLps)},
+            {"target", vec(t.targetLps)},
+            {"depth_mm", t.depthMm},
+            {"length_used_mm", t.check.lengthMm},
+            {"caudal_angle_deg", t.caudalAngleDeg},
+            {"lateral_angle_deg", t.lateralAngleDeg},
+            {"angles_to_patient_axes_deg",
+             {{"left_right", t.anglesToPatientAxesDeg.x},
+              {"anterior_posterior", t.anglesToPatientAxesDeg.y},
+              {"head_feet", t.anglesToPatientAxesDeg.z}}},
+            {"skin_mark", t.skinMark},
+            {"down_the_needle_view", viewJson(t.downTheNeedle)},
+            {"progress_view", viewJson(t.progress)},
+            {"clearances_mm",
+             {{"spinal_canal", t.check.canalClearanceMm},
+              {"neural_foramen_and_root", t.check.foramenClearanceMm},
+              {"bone_before_target", t.check.boneClearanceMm},
+              {"labelled_danger_structures", t.check.dangerClearanceMm}}},
+            {"safe", t.check.safe},
+            {"violations", t.check.violations},
+            {"reasons", t.reasons},
+            {"score", t.score}};
+  if (rf) {
+    j["active_tip_on_nerve_mm"] = t.activeTipOnNerveMm;
+    j["angle_to_nerve_deg"] = t.angleToNerveDeg;
+  }
+  // Clearances beyond the distance maps' reach are "far": write null.
+  for (auto& [k, v] : j["clearances_mm"].items())
+    if (v.get<double>() > 1e8) v = nullptr;
+  return j;
+}
+
+// A 3D Slicer markups file: one line per trajectory (skin entry to target),
+// in LPS (Slicer's markups schema 1.0).
+json slicerMarkups(const Plan& plan) {
+  json markups = json::array();
+  for (const auto& n : plan.needles) {
+    if (!n.best) continue;
+    const Trajectory& t = *n.best;
+    const std::string name = n.nerve + " " + n.side;
+    markups.push_back(
+        {{"type", "Line"},
+         {"coordinateSystem", "LPS"},
+         {"coordinateUnits", "mm"},
+         {"name", name},
+         {"controlPoints",
+          json::array(
+              {{{"id", "1"}, {"label", name + " entry"}, {"position", vec(t.entryLps)}},
+               {{"id", "2"}, {"label", name + " target"}, {"position", vec(t.targetLps)}}})},
+         {"measurements",
+          json::array(
+              {{{"name", "length"}, {"enabled", true}, {"units", "mm"}, {"value", t.depthMm}}})}});
+  }
+  return {
+      {"@schema",
+       "https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/Resources/"
+       "Schema/markups-schema-v1.0.0.json#"},
+      {"markups", markups}};
+}
+
+void setPixel(Rgb8Image& img, int c, int r, std::array<uint8_t, 3> rgb) {
+  if (c < 0 || r < 0 || c >= int(img.width) || r >= int(img.height)) return;
+  const std::size_t o = (std::size_t(r) * img.width + std::size_t(c)) * 3;
+  img.rgb[o] = rgb[0];
+  img.rgb[o + 1] = rgb[1];
+  img.rgb[o + 2] = rgb[2];
+}
+
+void disc(Rgb8Image& img, double c, double r, int radius, std::array<uint8_t, 3> rgb) {
+  for (int dr = -radius; dr <= radius; ++dr)
+    for (int dc = -radius; dc <= radius; ++dc)
+      if (dr * dr + dc * dc <= radius * radius)
+        setPixel(img, int(std::lround(c)) + dc, int(std::lround(r)) + dr, rgb);
+}
+
+void line(Rgb8Image& img, double c0, double r0, double c1, double r1, std::array<uint8_t, 3> rgb) {
+  const int n = int(std::ceil(std::max(std::abs(c1 - c0), std::abs(r1 - r0)))) + 1;
+  for (int i = 0; i <= n; ++i) {
+    const double t = double(i) / n;
+    setPixel(img, int(std::lround(c0 + t * (c1 - c0))), int(std::lround(r0 + t * (r1 - r0))), rgb);
+  }
+}
+
+Rgb8Image toRgb(const Gray8Image& g) {
+  Rgb8Image out{g.width, g.height, std::vector<uint8_t>(std::size_t(g.width) * g.height * 3)};
+  for (std::size_t i = 0; i < g.pixels.size(); ++i)
+    out.rgb[3 * i] = out.rgb[3 * i + 1] = out.rgb[3 * i + 2] = g.pixels[i];
+  return out;
+}
+
+// A plane through `centre` spanned by unit `u` (columns) and `v` (rows),
+// width x height mm, sampled trilinearly at `px` mm.
+struct Slice {
+  Rgb8Image image;
+  Vec3 centre, u, v;
+  double px;
+  std::pair<double, double> pixelOf(Vec3 p) const {
+    const Vec3 d = p - centre;
+    return {dot(d, u) / px + image.width / 2.0, dot(d, v) / px + image.height / 2.0};
+  }
+  // Distance of p from the plane, mm.
+  double offPlane(Vec3 p) const { return std::abs(dot(p - centre, normalized(cross(u, v)))); }
+};
+
+Slice obliqueSlice(const Volume& ct, Vec3 centre, Vec3 u, Vec3 v, double widthMm, double heightMm,
+                   double px) {
+  Slice s{{}, centre, normalized(u), normalized(v), px};
+  const auto w = uint32_t(widthMm / px), h = uint32_t(heightMm / px);
+  std::vector<int32_t> values(std::size_t(w) * h);
+  for (uint32_t r = 0; r < h; ++r)
+    for (uint32_t c = 0; c < w; ++c) {
+      const Vec3 p =
+          centre + ((double(c) - w / 2.0) * px) * s.u + ((double(r) - h / 2.0) * px) * s.v;
+      values[std::size_t(r) * w + c] =
+          int32_t(std::lround(sampleTrilinear(ct, ct.lpsToIndex(p), -1024)));
+    }
+  s.image = toRgb(windowToGray8(values, w, h, 300, 1500));
+  return s;
+}
+
+// The needle, its target, its active tip and the nerve, drawn on a slice;
+// parts off the slice by more than 3 mm are drawn faint. A 10 mm scale bar
+// at the bottom left.
+void drawNeedle(Slice& s, const Trajectory& t, const std::optional<NerveCourse>& nerve,
+                double activeTipMm) {
+  const std::array<uint8_t, 3> red{255, 40, 40}, faint{140, 60, 60}, green{40, 255, 80},
+      yellow{255, 230, 0}, cyan{0, 220, 255}, white{255, 255, 255};
+  const double len = norm(t.entryLps - t.targetLps);
+  for (double d = 0; d <= len; d += 0.5 * s.px) {
+    const Vec3 p = t.targetLps + (d / len) * (t.entryLps - t.targetLps);
+    const auto [c, r] = s.pixelOf(p);
+    setPixel(s.image, int(std::lround(c)), int(std::lround(r)),
+             s.offPlane(p) < 3 ? (d < activeTipMm ? cyan : red) : faint);
+  }
+  if (nerve && nerve->inScan) {
+    const auto [c0, r0] = s.pixelOf(nerve->cranialLps);
+    const auto [c1, r1] = s.pixelOf(nerve->caudalLps);
+    line(s.image, c0, r0, c1, r1, yellow);
+  }
+  const auto [tc, tr] = s.pixelOf(t.targetLps);
+  disc(s.image, tc, tr, 2, green);
+  const double bar = 10.0 / s.px;
+  for (int k = 0; k < 2; ++k)
+    line(s.image, 10, s.image.height - 10.0 - k, 10 + bar, s.image.height - 10.0 - k, white);
+}
+} // namespace
+
+int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallback& progress) {
+  ProcedureRequest req;
+  try {
+    req.procedure = parseProcedure(o.procedure);
+    req.side = parseSide(o.side);
+    if (req.procedure != Procedure::Scs) {
+      req.joints = parseJoints(o.joints);
+      if (req.joints.empty())
+        throw std::invalid_argument("--joints is required for facet procedures");
+    } else {
+      if (o.tip.empty()) throw std::invalid_argument("--tip is required for SCS");
+      req.scsTip = o.tip;
+      req.scsEntry = o.entry;
+      if (!req.scsEntry.empty()) jointLevels(req.scsEntry);
+      defaultScsEntry(req.scsTip);
+    }
+    req.prone = o.position != "supine";
+    req.needle.lengthMm = std::stod(o.needle); // "100mm" reads as 100
+    req.needle.gauge = o.gauge;
+    req.needle.activeTipMm = o.activeTipMm;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kUsage;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  SpineModel spine;
+  try {
+    spine = segmentSpine(ct, {}, progress);
+  } catch (const NoSpineFound& e) {
+    std::cerr << "error: " << o.ctPath.string() << ": " << e.what() << "\n";
+    return kInputProblem;
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  const Plan plan = planProcedure(ct, spine, req, {}, progress);
+  const auto t2 = std::chrono::steady_clock::now();
+  const double segS = std::chrono::duration<double>(t1 - t0).count(),
+               planS = std::chrono::duration<double>(t2 - t1).count();
+  const bool rf = req.procedure == Procedure::FacetRf;
+
+  fs::create_directories(o.outDir);
+  json j;
+  j["ct"] = o.ctPath.string();
+  j["coordinates"] = "DICOM patient LPS, millimetres; angles in degrees";
+  j["procedure"] = procedureName(req.procedure);
+  j["joints"] = req.joints;
+  j["side"] = o.side;
+  j["patient_position"] = req.prone ? "prone" : "supine";
+  j["needle"] = {{"gauge", req.needle.gauge},
+                 {"length_mm", req.needle.lengthMm},
+                 {"active_tip_mm", req.needle.activeTipMm}};
+  j["levels"] = json::array();
+  for (const auto& v : spine.vertebrae)
+    j["levels"].push_back(v.level);
+  j["naming"] = {{"certain", spine.namingCertain}, {"evidence", spine.namingEvidence}};
+  j["warnings"] = plan.warnings;
+  j["seconds"] = {{"segmentation", segS}, {"planning", planS}};
+  j["trajectories"] = json::array();
+  j["not_planned"] = json::array();
+  for (const auto& n : plan.needles) {
+    if (n.best) {
+      json t = trajectoryJson(*n.best, rf);
+      t["alternatives"] = json::array();
+      for (std::size_t a = 1; a < n.alternatives.size(); ++a)
+        t["alternatives"].push_back(trajectoryJson(n.alternatives[a], rf));
+      j["trajectories"].push_back(t);
+    } else {
+      j["not_planned"].push_back({{"for", n.nerve}, {"side", n.side}, {"why", n.whyNone}});
+    }
+  }
+  if (!plan.leadPathLps.empty()) {
+    j["lead_path"] = json::array();
+    for (const Vec3& p : plan.leadPathLps)
+      j["lead_path"].push_back(vec(p));
+    j["lead_summary"] = plan.leadSummary;
+  }
+  writeFileAtomically(o.outDir / "plan.json", j.dump(2));
+  writeFileAtomically(o.outDir / "plan.mrk.json", slicerMarkups(plan).dump(2));
+
+  // Pictures: per needle, the axial slice through its target (a caudally
+  // angled needle crosses it as a short stroke) and the slice holding the
+  // whole needle and the patient's left-right axis.
+  int index = 0;
+  for (const auto& n : plan.needles) {
+    if (!n.best) continue;
+    const Trajectory& t = *n.best;
+    ++index;
+    const std::string stem = std::to_string(index) + "_" + n.nerve + "_" + n.side;
+    std::string file = stem;
+    std::replace(file.begin(), file.end(), ' ', '_');
+    // Radiological axial view: patient's right on the image's left
+    // (columns run toward the patient's left), anterior up.
+    Slice axial = obliqueSlice(ct, t.targetLps, {1, 0, 0}, {0, 1, 0}, 200, 200, 0.5);
+    drawNeedle(axial, t, n.course, rf ? req.needle.activeTipMm : 0);
+    writePng(axial.image, o.outDir / ("needle_" + file + "_axial.png"));
+    const Vec3 along = normalized(t.entryLps - t.targetLps);
+    Vec3 across = Vec3{-1, 0, 0} - dot(Vec3{-1, 0, 0}, along) * along;
+    if (norm(across) < 0.2) across = Vec3{0, 0, 1} - along.z * along;
+    const Vec3 mid = 0.5 * (t.entryLps + t.targetLps);
+    Slice inPlane = obliqueSlice(ct, mid, normalized(across), -1.0 * along, 160,
+                                 std::max(120.0, t.depthMm + 40), 0.4);
+    drawNeedle(inPlane, t, n.course, rf ? req.needle.activeTipMm : 0);
+    writePng(inPlane.image, o.outDir / ("needle_" + file + "_in_plane.png"));
+  }
+
+  // The plan as a doctor reads it.
+  std::cout << std::fixed << std::setprecision(1);
+  std::cout << procedureName(req.procedure) << ", " << (req.joints.empty() ? "" : o.joints + ", ")
+            << o.side << ", " << (req.prone ? "prone" : "supine") << ", " << req.needle.gauge
+            << " G " << req.needle.lengthMm << " mm needle: " << plan.needles.size()
+            << " needle(s); segmentation " << segS << " s, planning " << planS << " s\n";
+  for (const auto& w : plan.warnings)
+    std::cout << "  warning: " << w << "\n";
+  for (const auto& n : plan.needles) {
+    if (!n.best) {
+      std::cout << "  " << n.nerve << ", " << n.side << ": NOT PLANNED: " << n.whyNone << "\n";
+      continue;
+    }
+    const Trajectory& t = *n.best;
+    std::cout << "  " << n.nerve << ", " << n.side << " (" << t.bone << "): skin " << t.skinMark
+              << "; target (" << t.targetLps.x << ", " << t.targetLps.y << ", " << t.targetLps.z
+              << ") mm LPS, " << t.depthMm << " mm deep; down the needle: " << t.downTheNeedle.words
+              << " [primary " << t.downTheNeedle.angles.primaryDeg << ", secondary "
+              << t.downTheNeedle.angles.secondaryDeg
+              << (t.downTheNeedle.reachable ? "" : ", NOT REACHABLE: " + t.downTheNeedle.whyNot)
+              << "]; " << t.reasons << "\n";
+  }
+  if (!plan.leadSummary.empty()) std::cout << "  " << plan.leadSummary << "\n";
+  std::cout << "Wrote " << (o.outDir / "plan.json").string() << ", plan.mrk.json and " << 2 * index
+            << " pictures\n";
+  std::size_t planned = 0;
+  for (const auto& n : plan.needles)
+    planned += n.best.has_value();
+  return planned == plan.needles.size() ? kOk : kInputProblem;
+}
+
+} // namespace fluoroplan::cli
