@@ -25,11 +25,13 @@ struct SegmentOptions {
 } // namespace fluoroplan::cli
 #include "imaging/core/progress.h"
 #include "imaging/core/volume.h"
+#include "imaging/dicom/segmentation_writer.h"
 namespace fluoroplan::cli {
 int benchSegment(const std::filesystem::path& ctFolder, int repeats, bool json);
 int benchPlan(const std::filesystem::path& ctFolder, int repeats, bool json);
+// `source`: the CT's slice files for the DICOM SEG (null for NIfTI/NRRD input).
 int segmentCommand(const SegmentOptions& options, const Volume& ct,
-                   const ProgressCallback& progress);
+                   const SegmentationSource* source, const ProgressCallback& progress);
 
 struct PlanCliOptions {
   std::filesystem::path ctPath, outDir = "plan";

@@ -260,6 +260,7 @@ int main(int argc, char** argv) {
     if (*segment || *planVerb) {
       const fs::path ctPath = *segment ? seg.ctPath : planOpts.ctPath;
       Volume ct;
+      std::optional<SegmentationSource> source;
       if (isResearchVolumeFile(ctPath)) {
         ct = readVolumeFile(ctPath);
       } else {
@@ -276,8 +277,17 @@ int main(int argc, char** argv) {
           return kInputProblem;
         }
         ct = std::move(*l.volume);
+        // The slices behind the volume, in its k order, for the DICOM SEG.
+        source.emplace();
+        for (std::size_t k : l.stack.order) {
+          const DicomHeader& h = inv.files[inv.volumeSeries[*idx].files[k]].header();
+          source->sliceFiles.push_back(h.path);
+          source->sopClassUids.push_back(h.sopClassUid);
+          source->sopInstanceUids.push_back(h.sopInstanceUid);
+        }
       }
-      if (*segment) return segmentCommand(seg, ct, progressLine(quiet));
+      if (*segment)
+        return segmentCommand(seg, ct, source ? &*source : nullptr, progressLine(quiet));
       return planCommand(planOpts, ct, progressLine(quiet));
     }
   } catch (const Cancelled&) {

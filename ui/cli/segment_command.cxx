@@ -45,7 +45,8 @@ json landmark(const Landmark& l) {
 }
 } // namespace
 
-int segmentCommand(const SegmentOptions& o, const Volume& ct, const ProgressCallback& progress) {
+int segmentCommand(const SegmentOptions& o, const Volume& ct, const SegmentationSource* source,
+                   const ProgressCallback& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   SpineModel model;
   try {
@@ -183,6 +184,15 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const ProgressCall
     j["meshes"].push_back({{"level", "spinal canal"},
                            {"file", "meshes/spinal_canal.vtp"},
                            {"triangles", canal.triangles.size()}});
+  }
+  // DICOM SEG referencing the CT, when the CT came as DICOM.
+  if (source) {
+    writeSegmentation(model.labels, *source, spineSegments(model.labels), {},
+                      o.outDir / "segmentation.dcm");
+    j["dicom_seg"] = "segmentation.dcm";
+  } else {
+    j["dicom_seg"] = nullptr;
+    std::cout << "No DICOM SEG: the CT is not DICOM (" << o.ctPath.string() << ")\n";
   }
   writeFileAtomically(o.outDir / "spine.json", j.dump(2));
   // Pictures with the labels in colour: sagittal through the canal, through

@@ -1,0 +1,172 @@
+// End to end: `fluoroplan segment` and `fluoroplan plan` on the sample CT,
+// every promised output present and readable; the DICOM SEG read back with
+// DCMTK and checked with dciodvfy; a CT without a spine refused clearly.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sys/wait.h>
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcsequen.h"
+#include "dcmtk/dcmdata/dcuid.h"
+#include "imaging/dicom/study_inventory.h"
+#include "tests/support/test_data.h"
+
+using namespace fluoroplan;
+using namespace fluoroplan::test;
+namespace fs = std::filesystem;
+
+namespace {
+const fs::path kCase = FLUOROPLAN_SAMPLE_CASE;
+
+struct Result {
+  int exitCode;
+  std::string out;
+};
+Result run(const std::string& args) {
+  std::array<char, 4096> buf{};
+  std::string out;
+  FILE* p = popen((std::string(FLUOROPLAN_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  if (!p) return {-1, ""};
+  while (fgets(buf.data(), buf.size(), p))
+    out += buf.data();
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+nlohmann::json readJson(const fs::path& f) {
+  std::ifstream in(f);
+  return nlohmann::json::parse(in);
+}
+} // namespace
+
+TEST(SegmentCommand, WritesLabelsMeshesSegAndSpineJson) {
+  const fs::path out = freshDir("segment_e2e");
+  const Result r =
+      run("segment '" + (kCase / "ct_supine").string() + "' --out '" + out.string() + "' -q");
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  for (const char* f :
+       {"labels.nrrd", "labels.nii.gz", "spine.json", "segmentation.dcm", "labels_sagittal.png",
+        "labels_coronal.png", "meshes/L4.vtp", "meshes/spinal_canal.vtp"})
+    EXPECT_TRUE(fs::exists(out / f)) << f;
+  const auto j = readJson(out / "spine.json");
+  EXPECT_EQ(j["vertebrae"].size(), 13u);
+  EXPECT_GE(j["nerves"].size(), 24u);
+  EXPECT_EQ(j["meshes"].size(), 14u); // 13 vertebrae and the canal
+  // One summary line per level.
+  EXPECT_NE(r.out.find("L4 (uncertain): body at"), std::string::npos) << r.out;
+
+  // The SEG: one segment per vertebra plus canal and foramina, each frame
+  // referencing the CT slice at its own position.
+  DcmFileFormat seg;
+  ASSERT_TRUE(seg.loadFile((out / "segmentation.dcm").c_str()).good());
+  DcmDataset& ds = *seg.getDataset();
+  OFString modality, sopClass;
+  ds.findAndGetOFString(DCM_Modality, modality);
+  ds.findAndGetOFString(DCM_SOPClassUID, sopClass);
+  EXPECT_EQ(std::string(modality.c_str()), "SEG");
+  EXPECT_EQ(std::string(sopClass.c_str()), UID_SegmentationStorage);
+  DcmSequenceOfItems* segments = nullptr;
+  ASSERT_TRUE(ds.findAndGetSequence(DCM_SegmentSequence, segments).good());
+  EXPECT_EQ(segments->card(), 15u);
+  const StudyInventory inv = buildInventory(kCase / "ct_supine");
+  std::map<std::string, double> sliceZ; // SOP instance UID -> z of the slice
+  for (const auto& f : inv.files)
+    if (f.header().imagePositionLps)
+      sliceZ[f.header().sopInstanceUid] = f.header().imagePositionLps->z;
+  OFString patientId, studyUid, ctPatientId;
+  ds.findAndGetOFString(DCM_PatientID, patientId);
+  EXPECT_EQ(std::string(patientId.c_str()), inv.files.front().header().patient.id);
+  DcmSequenceOfItems* frames = nullptr;
+  ASSERT_TRUE(ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, frames).good());
+  ASSERT_GT(frames->card(), 300u);
+  for (unsigned long f = 0; f < frames->card(); f += 97) {
+    DcmItem* item = frames->getItem(f);
+    DcmItem *pos = nullptr, *deriv = nullptr, *src = nullptr;
+    ASSERT_TRUE(item->findAndGetSequenceItem(DCM_PlanePositionSequence, pos).good());
+    Float64 z = 0;
+    pos->findAndGetFloat64(DCM_ImagePositionPatient, z, 2);
+    ASSERT_TRUE(item->findAndGetSequenceItem(DCM_DerivationImageSequence, deriv).good());
+    ASSERT_TRUE(deriv->findAndGetSequenceItem(DCM_SourceImageSequence, src).good());
+    OFString ref;
+    src->findAndGetOFString(DCM_ReferencedSOPInstanceUID, ref);
+    ASSERT_TRUE(sliceZ.count(ref.c_str())) << "frame " << f << " references an unknown slice";
+    EXPECT_NEAR(sliceZ[ref.c_str()], z, 1e-3) << "frame " << f;
+  }
+}
+
+TEST(SegmentCommand, SegPassesDciodvfy) {
+  ASSERT_EQ(std::system("command -v dciodvfy >/dev/null"), 0)
+      << "dciodvfy (Debian dicom3tools) is needed";
+  const fs::path out = freshDir("segment_seg_dciodvfy");
+  ASSERT_EQ(run("segment '" + (kCase / "ct_supine").string() + "' --out '" + out.string() + "' -q")
+                .exitCode,
+            0);
+  FILE* p = popen(("dciodvfy '" + (out / "segmentation.dcm").string() + "' 2>&1").c_str(), "r");
+  std::string text;
+  std::array<char, 4096> buf{};
+  while (fgets(buf.data(), buf.size(), p))
+    text += buf.data();
+  pclose(p);
+  // No errors; the one warning expected is our private coding scheme for
+  // the foramina, which dciodvfy does not know.
+  EXPECT_EQ(text.find("Error"), std::string::npos) << text;
+  std::size_t warnings = 0;
+  for (std::size_t at = text.find("Warning"); at != std::string::npos;
+       at = text.find("Warning", at + 1))
+    ++warnings;
+  EXPECT_LE(warnings, 1u) << text;
+  if (warnings == 1) {
+    EXPECT_NE(text.find("99FLUOROPLAN"), std::string::npos) << text;
+  }
+}
+
+TEST(PlanCommand, WritesPlanJsonMarkupsAndPictures) {
+  const fs::path out = freshDir("plan_e2e");
+  const Result r =
+      run("plan '" + (kCase / "ct_supine").string() +
+          "' --procedure facet-rf --joints L4-L5,L5-S1 --side left --needle 150mm --out '" +
+          out.string() + "' -q");
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  const auto j = readJson(out / "plan.json");
+  ASSERT_EQ(j["trajectories"].size(), 3u);
+  for (const auto& t : j["trajectories"]) {
+    EXPECT_EQ(t["entry"].size(), 3u);
+    EXPECT_EQ(t["target"].size(), 3u);
+    EXPECT_TRUE(t["safe"].get<bool>());
+    EXPECT_GT(t["entry"][0].get<double>(), 0); // left: +x in LPS
+    EXPECT_FALSE(t["down_the_needle_view"]["in_words"].get<std::string>().empty());
+  }
+  const auto m = readJson(out / "plan.mrk.json");
+  ASSERT_EQ(m["markups"].size(), 3u);
+  EXPECT_EQ(m["markups"][0]["type"], "Line");
+  EXPECT_EQ(m["markups"][0]["coordinateSystem"], "LPS");
+  std::size_t pngs = 0;
+  for (const auto& e : fs::directory_iterator(out))
+    pngs += e.path().extension() == ".png";
+  EXPECT_EQ(pngs, 6u);
+  EXPECT_NE(r.out.find("L4 medial branch, left"), std::string::npos) << r.out;
+}
+
+TEST(PlanCommand, BadRequestsAreUsageErrors) {
+  const fs::path out = freshDir("plan_bad");
+  const std::string ct = "'" + (kCase / "ct_supine").string() + "'";
+  EXPECT_EQ(run("plan " + ct + " --joints L4-L7 --out '" + out.string() + "' -q").exitCode, 2);
+  EXPECT_EQ(
+      run("plan " + ct + " --side up --joints L4-L5 --out '" + out.string() + "' -q").exitCode, 2);
+  EXPECT_EQ(run("plan " + ct + " --procedure scs --out '" + out.string() + "' -q").exitCode, 2);
+}
+
+TEST(SegmentCommand, CtWithoutSpineIsRefusedClearly) {
+  const fs::path root = freshDir("no_spine");
+  writeSmallCt(root / "ct", "no-spine", 12);
+  const Result r =
+      run("segment '" + (root / "ct").string() + "' --out '" + (root / "out").string() + "' -q");
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_NE(r.out.find("no spine"), std::string::npos) << r.out;
+}
