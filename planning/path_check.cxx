@@ -149,6 +149,9 @@ std::optional<Vec3> PathScene::skinAlong(Vec3 target, Vec3 out) const {
   Vec3 lastBody = target;
   for (double t = 0; t < 250; t += 0.25) {
     const Vec3 p = target + t * out;
+    // Leaving the scan before the skin: what lies beyond is unknown, so
+    // there is no path to offer (never take the scan's edge for skin).
+    if (!ct_.containsIndex(ct_.lpsToIndex(p))) return std::nullopt;
     if (outsideAt(p)) {
       if (t == 0) return std::nullopt;
       // Skin faces open air: at least 10 mm of it beyond (not a lung

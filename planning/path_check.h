@@ -41,7 +41,8 @@ public:
   PathScene(const Volume& ct, const Volume& labels, const std::vector<Vec3>& aroundLps);
   PathCheck check(Vec3 entryLps, Vec3 targetLps, const PathRules& rules) const;
   // The skin point on the ray from `targetLps` along `outward` (unit): the
-  // last body voxel before air outside the patient; nullopt if none within 250 mm.
+  // last body voxel before air outside the patient; nullopt if none within
+  // 250 mm or if the ray leaves the scan first.
   std::optional<Vec3> skinAlong(Vec3 targetLps, Vec3 outward) const;
   const Volume& ct() const { return ct_; }
   const Volume& labels() const { return labels_; }

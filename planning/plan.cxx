@@ -279,10 +279,11 @@ NervePlan planFacetNerve(const PathScene& scene, const SpineModel& spine,
     if (t.check.safe && (!rf || t.activeTipOnNerveMm >= 0.3 * req.needle.activeTipMm))
       safe.push_back(t);
   if (safe.empty()) {
-    np.whyNone = "no safe path: none of " + std::to_string(tried.size()) +
-                 " candidate paths is safe; the commonest reasons: " +
-                 (tried.empty() ? std::string("no skin along them")
-                                : commonestViolation(tried, rf, req.needle.activeTipMm));
+    np.whyNone =
+        "no safe path: none of " + std::to_string(tried.size()) +
+        " candidate paths is safe; the commonest reasons: " +
+        (tried.empty() ? std::string("every one leaves the scan before it reaches the skin")
+                       : commonestViolation(tried, rf, req.needle.activeTipMm));
     return np;
   }
   np.alternatives = rankDistinct(std::move(safe), 3);
@@ -359,7 +360,8 @@ NervePlan planScs(const PathScene& scene, const SpineModel& spine, const Procedu
     np.whyNone =
         "no safe path: none of " + std::to_string(tried.size()) +
         " candidate paths is safe and 1 mm clear of the laminae; the commonest reasons: " +
-        (tried.empty() ? std::string("no skin along them") : commonestViolation(tried, false, 0));
+        (tried.empty() ? std::string("every one leaves the scan before it reaches the skin")
+                       : commonestViolation(tried, false, 0));
     return np;
   }
   np.alternatives = rankDistinct(std::move(safe), 3);

@@ -154,6 +154,22 @@ int runDemo(const fs::path& sample, const fs::path& data, const fs::path& work, 
       rc = std::max(rc, runInfo(sample / part, false, quiet));
     }
     rc = std::max(rc, loadAndPreview(sample / "ct_supine", work, "sample_ct", quiet));
+    // Segment and plan the usual request: RF of the left L4-L5 and L5-S1
+    // facet joints (3 needles).
+    std::cout << "== fluoroplan plan " << (sample / "ct_supine").string()
+              << " --procedure facet-rf --joints L4-L5,L5-S1 --side left --needle 150mm\n";
+    const StudyInventory inv = buildInventory(sample / "ct_supine");
+    if (const auto idx = primaryVolumeSeries(inv)) {
+      VolumeSeriesLoad l = loadVolume(inv, *idx, 0, progressLine(quiet));
+      if (l.volume) {
+        PlanCliOptions po;
+        po.ctPath = sample / "ct_supine";
+        po.joints = "L4-L5,L5-S1";
+        po.needle = "150";
+        po.outDir = work / "plan";
+        rc = std::max(rc, planCommand(po, *l.volume, progressLine(quiet)));
+      }
+    }
   } else {
     std::cout << "Sample case not found at " << sample.string()
               << " (build target sample_case makes it).\n";
