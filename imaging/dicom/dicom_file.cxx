@@ -249,6 +249,10 @@ void parseHeader(DicomHeader& h, DcmFileFormat& ff) {
   h.sopClassUid = stringValue(ds, DCM_SOPClassUID);
   if (h.sopClassUid.empty()) h.sopClassUid = stringValue(meta, DCM_MediaStorageSOPClassUID);
   h.sopInstanceUid = stringValue(ds, DCM_SOPInstanceUID);
+  // Anonymised files sometimes empty the data set's UIDs; the file meta
+  // header still names the instance.
+  if (h.sopInstanceUid.empty())
+    h.sopInstanceUid = stringValue(meta, DCM_MediaStorageSOPInstanceUID);
   h.studyInstanceUid = stringValue(ds, DCM_StudyInstanceUID);
   h.seriesInstanceUid = stringValue(ds, DCM_SeriesInstanceUID);
   h.modality = stringValue(ds, DCM_Modality);

@@ -101,6 +101,12 @@ void writeSegmentation(const Volume& labels, const SegmentationSource& src,
   if (labels.size[0] > 65535 || labels.size[1] > 65535)
     throw std::runtime_error(file.string() + ": slices too large for DICOM");
   const auto rows = Uint16(labels.size[1]), cols = Uint16(labels.size[0]);
+  for (std::size_t k = 0; k < nk; ++k)
+    if (src.sopInstanceUids[k].empty() || src.sopClassUids[k].empty())
+      throw std::runtime_error(
+          src.sliceFiles[k].string() +
+          ": the CT slice has no SOP Class/Instance UID, so a DICOM SEG cannot "
+          "reference it");
 
   DcmFileFormat source;
   check(source.loadFile(src.sliceFiles.front().c_str()), src.sliceFiles.front(),
@@ -124,6 +130,12 @@ void writeSegmentation(const Volume& labels, const SegmentationSource& src,
   check(seg->getSeries().setSeriesDescription(series.seriesDescription.c_str()), file,
         "series description");
   check(seg->getGeneralImage().setInstanceNumber("1"), file, "instance number");
+  OFString studyInstance;
+  seg->getStudy().getStudyInstanceUID(studyInstance);
+  if (studyInstance.empty())
+    throw std::runtime_error(src.sliceFiles.front().string() +
+                             ": the CT has no Study Instance UID (anonymised?), so a DICOM SEG "
+                             "cannot belong to its study");
   OFString frameOfReference;
   seg->getFrameOfReference().getFrameOfReferenceUID(frameOfReference);
   if (frameOfReference.empty())

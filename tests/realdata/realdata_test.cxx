@@ -184,3 +184,24 @@ TEST(RealData, SegmentationNamesT11AndT12FromTheRibsAndSaysItIsUncertain) {
   EXPECT_GT(agree[0], 1000u); // T11
   EXPECT_GT(agree[1], 5000u); // T12
 }
+
+// The real series is anonymised down to empty Study/Series/SOP Instance UIDs
+// in its data sets: `segment` still writes labels, meshes and spine.json,
+// names T11/T12 from the ribs as uncertain, reports the nerves whose bone is
+// outside the 40 mm scan as outside, and explains why there is no SEG.
+TEST(RealData, SegmentCommandOnTheAnonymisedSeries) {
+  const fs::path out = fs::temp_directory_path() / "fluoroplan_realdata_segment";
+  fs::remove_all(out);
+  const std::string cmd = std::string(FLUOROPLAN_BINARY) + " segment '" +
+                          (kData / "ct_thoracolumbar_j2k").string() + "' --out '" + out.string() +
+                          "' -q 2>&1; echo \"exit=$?\"";
+  const std::string text = runCommand(cmd);
+  EXPECT_NE(text.find("exit=1"), std::string::npos) << text;
+  EXPECT_NE(text.find("no Study Instance UID"), std::string::npos) << text;
+  EXPECT_NE(text.find("T11 (uncertain)"), std::string::npos) << text;
+  EXPECT_NE(text.find("T12 (uncertain)"), std::string::npos) << text;
+  EXPECT_NE(text.find("outside the scan: the L1 is not in view"), std::string::npos) << text;
+  for (const char* f : {"labels.nrrd", "spine.json", "meshes/T12.vtp", "labels_sagittal.png"})
+    EXPECT_TRUE(fs::exists(out / f)) << f;
+  EXPECT_FALSE(fs::exists(out / "segmentation.dcm"));
+}

@@ -186,10 +186,20 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const Segmentation
                            {"triangles", canal.triangles.size()}});
   }
   // DICOM SEG referencing the CT, when the CT came as DICOM.
+  int rc = kOk;
   if (source) {
-    writeSegmentation(model.labels, *source, spineSegments(model.labels), {},
-                      o.outDir / "segmentation.dcm");
-    j["dicom_seg"] = "segmentation.dcm";
+    // A CT that cannot be referenced (e.g. anonymised without UIDs) gets no
+    // SEG; everything else is still written, and the exit code says so.
+    try {
+      writeSegmentation(model.labels, *source, spineSegments(model.labels), {},
+                        o.outDir / "segmentation.dcm");
+      j["dicom_seg"] = "segmentation.dcm";
+    } catch (const std::runtime_error& e) {
+      j["dicom_seg"] = nullptr;
+      j["dicom_seg_problem"] = e.what();
+      std::cout << "No DICOM SEG: " << e.what() << "\n";
+      rc = kInputProblem;
+    }
   } else {
     j["dicom_seg"] = nullptr;
     std::cout << "No DICOM SEG: the CT is not DICOM (" << o.ctPath.string() << ")\n";
@@ -253,7 +263,7 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const Segmentation
   for (const auto& n : nerves)
     if (!n.inScan) std::cout << "\n  " << n.nerve << ", " << n.side << ": " << n.reason;
   std::cout << "\n";
-  return kOk;
+  return rc;
 }
 
 } // namespace fluoroplan::cli
