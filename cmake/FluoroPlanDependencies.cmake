@@ -20,7 +20,8 @@ if(NOT FLUOROPLAN_FUZZ_ONLY)
     ITKImageFunction ITKImageGrid)
   # Only the VTK modules we use; never GUISupportQt (Debian's is Qt 5).
   find_package(VTK 9.1 REQUIRED COMPONENTS
-    CommonCore CommonDataModel CommonExecutionModel FiltersCore FiltersGeneral IOXML IOGeometry)
+    CommonCore CommonDataModel CommonExecutionModel FiltersCore FiltersGeneral FiltersSources IOXML
+    IOGeometry IOImage RenderingCore RenderingOpenGL2)
   find_package(CLI11 REQUIRED)
   find_package(GTest REQUIRED)
   find_package(benchmark REQUIRED)

@@ -12,6 +12,7 @@
 #include "imaging/core/atomic_file.h"
 #include "imaging/core/reslice.h"
 #include "imaging/io/image_2d.h"
+#include "imaging/mesh/scene_render.h"
 #include "imaging/segmentation/spine_segmenter.h"
 #include "planning/plan.h"
 #include "ui/cli/commands.h"
@@ -290,6 +291,34 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
     writePng(inPlane.image, o.outDir / ("needle_" + file + "_in_plane.png"));
   }
 
+  // The spine in 3D with every path, from behind and from behind-left/right:
+  // needs an X display (Debian's VTK), so under xvfb-run when headless.
+  int renders = 0;
+  if (hasDisplay() && index > 0) {
+    std::vector<SceneMesh> scene;
+    for (const auto& v : spine.vertebrae) {
+      // Only the levels around the needles, so the picture stays legible.
+      bool near = false;
+      for (const auto& n : plan.needles)
+        if (n.best && std::abs(v.bodyCentroid.lps.z - n.best->targetLps.z) < 70) near = true;
+      if (!near) continue;
+      scene.push_back({labelSurface(spine.labels, v.label), {0.92, 0.87, 0.76}, 1.0});
+    }
+    std::vector<ScenePath> paths;
+    for (const auto& n : plan.needles)
+      if (n.best) paths.push_back({n.best->entryLps, n.best->targetLps, {1.0, 0.25, 0.2}, 0.64});
+    const std::pair<Vec3, const char*> views[] = {{{0, 1, 0}, "posterior"},
+                                                  {{0.7, 0.7, -0.2}, "posterior_left_oblique"},
+                                                  {{-0.7, 0.7, -0.2}, "posterior_right_oblique"}};
+    for (const auto& [from, name] : views) {
+      renderScene(scene, paths, {from, {0, 0, 1}, 800, 800},
+                  o.outDir / ("plan_3d_" + std::string(name) + ".png"));
+      ++renders;
+    }
+  } else if (index > 0) {
+    std::cout << "3D pictures skipped: no X display (run under xvfb-run -a)\n";
+  }
+
   // The plan as a doctor reads it.
   std::cout << std::fixed << std::setprecision(1);
   std::cout << procedureName(req.procedure) << ", " << (req.joints.empty() ? "" : o.joints + ", ")
@@ -313,8 +342,8 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
               << "]; " << t.reasons << "\n";
   }
   if (!plan.leadSummary.empty()) std::cout << "  " << plan.leadSummary << "\n";
-  std::cout << "Wrote " << (o.outDir / "plan.json").string() << ", plan.mrk.json and " << 2 * index
-            << " pictures\n";
+  std::cout << "Wrote " << (o.outDir / "plan.json").string() << ", plan.mrk.json and "
+            << 2 * index + renders << " pictures\n";
   std::size_t planned = 0;
   for (const auto& n : plan.needles)
     planned += n.best.has_value();
