@@ -13,6 +13,7 @@
 #include "imaging/core/reslice.h"
 #include "imaging/io/image_2d.h"
 #include "imaging/mesh/scene_render.h"
+#include "imaging/projection/drr_renderer.h"
 #include "imaging/segmentation/spine_segmenter.h"
 #include "planning/plan.h"
 #include "ui/cli/commands.h"
@@ -289,6 +290,42 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
                                  std::max(120.0, t.depthMm + 40), 0.4);
     drawNeedle(inPlane, t, n.course, rf ? req.needle.activeTipMm : 0);
     writePng(inPlane.image, o.outDir / ("needle_" + file + "_in_plane.png"));
+    // Simulated C-arm images (DRR; a mobile C-arm's SID 1000 mm and SOD
+    // 750 mm, 300 mm detector) of the down-the-needle and progress views,
+    // with the needle drawn: the first shows it as a dot ("hub over tip").
+    for (const auto& [view, name] :
+         {std::pair{t.downTheNeedle, "down_the_needle"}, std::pair{t.progress, "progress"}}) {
+      CArmGeometry g;
+      g.primaryDeg = view.angles.primaryDeg;
+      g.secondaryDeg = view.angles.secondaryDeg;
+      g.isocentreLps = t.targetLps;
+      g.columns = g.rows = 256;
+      g.pixelMm = 300.0 / 256;
+      g.principalColumn = g.principalRow = 127.5;
+      const Drr drr = renderDrr(ct, g, {1.5, 0});
+      std::vector<float> sorted = drr.lineIntegral;
+      std::sort(sorted.begin(), sorted.end());
+      const double lo = sorted[sorted.size() / 50], hi = sorted[sorted.size() * 49 / 50];
+      Rgb8Image img{g.columns, g.rows, std::vector<uint8_t>(std::size_t(g.columns) * g.rows * 3)};
+      for (std::size_t i = 0; i < drr.lineIntegral.size(); ++i) {
+        // More attenuation brighter, as a radiograph shows bone.
+        const double x = std::clamp((drr.lineIntegral[i] - lo) / std::max(hi - lo, 1e-6), 0.0, 1.0);
+        img.rgb[3 * i] = img.rgb[3 * i + 1] = img.rgb[3 * i + 2] = uint8_t(std::lround(255 * x));
+      }
+      const auto e = g.project(t.entryLps), tg = g.project(t.targetLps);
+      line(img, e[0], e[1], tg[0], tg[1], {255, 40, 40});
+      if (rf) {
+        const auto a =
+            g.project(t.targetLps + req.needle.activeTipMm * normalized(t.entryLps - t.targetLps));
+        line(img, a[0], a[1], tg[0], tg[1], {0, 220, 255});
+      }
+      disc(img, tg[0], tg[1], 2, {40, 255, 80});
+      const double bar = 10.0 * (g.sourceToDetectorMm / g.sourceToIsocentreMm) /
+                         g.pixelMm; // 10 mm at the isocentre
+      for (int k = 0; k < 2; ++k)
+        line(img, 8, g.rows - 8.0 - k, 8 + bar, g.rows - 8.0 - k, {255, 255, 255});
+      writePng(img, o.outDir / ("needle_" + file + "_carm_" + name + ".png"));
+    }
   }
 
   // The spine in 3D with every path, from behind and from behind-left/right:
@@ -343,7 +380,7 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
   }
   if (!plan.leadSummary.empty()) std::cout << "  " << plan.leadSummary << "\n";
   std::cout << "Wrote " << (o.outDir / "plan.json").string() << ", plan.mrk.json and "
-            << 2 * index + renders << " pictures\n";
+            << 4 * index + renders << " pictures\n";
   std::size_t planned = 0;
   for (const auto& n : plan.needles)
     planned += n.best.has_value();

@@ -150,11 +150,12 @@ TEST(PlanCommand, WritesPlanJsonMarkupsAndPictures) {
   std::size_t pngs = 0;
   for (const auto& e : fs::directory_iterator(out))
     pngs += e.path().extension() == ".png";
-  // Two slices per needle; with an X display (ctest runs under xvfb-run)
+  // Per needle two slices and two simulated C-arm images; with an X display
+  // (ctest runs under xvfb-run)
   // three 3D renderings as well.
   const char* display = std::getenv("DISPLAY");
   const bool x = display && *display;
-  EXPECT_EQ(pngs, x ? 9u : 6u);
+  EXPECT_EQ(pngs, x ? 15u : 12u);
   if (x) {
     EXPECT_GT(fs::file_size(out / "plan_3d_posterior.png"), 10000u);
   }
