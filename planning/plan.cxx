@@ -338,20 +338,24 @@ NervePlan planScs(const PathScene& scene, const SpineModel& spine, const Procedu
       if (scene.labelAt(from - s * ax.posterior) == spine_label::kSpinalCanal)
         dorsal = from - s * ax.posterior;
     if (!dorsal) continue;
-    const Vec3 target = *dorsal - 2.0 * ax.posterior + 2.0 * sideSign * ax.left;
-    for (double c = 45; c <= 72; c += 2.5)
-      for (double l = 0; l <= 40; l += 5) {
-        const Vec3 out = outward(ax, sideSign, c, l);
-        const auto skin = scene.skinAlong(target, out);
-        if (!skin) continue;
-        Trajectory t = evaluatePath(scene, spine, req, nullptr, side, *skin, target, o);
-        t.forWhat = np.nerve;
-        t.bone = "dorsal epidural space through the " + entryJoint + " interlaminar window";
-        const double toSkin = 90 - std::acos(std::clamp(dot(out, ax.posterior), -1.0, 1.0)) / kDeg;
-        t.score += c / 10.0 + std::min(t.check.boneClearanceMm, 3.0);
-        t.reasons = fixed1(toSkin) + " degrees to the skin, paramedian from caudal; " + t.reasons;
-        tried.push_back(std::move(t));
-      }
+    // 2-6 mm to the needle's side of the midline: beside the spinous
+    // process's shadow, still in the dorsal epidural space.
+    for (double off = 2; off <= 6; off += 2)
+      for (double c = 45; c <= 72; c += 2.5)
+        for (double l = 0; l <= 40; l += 5) {
+          const Vec3 target = *dorsal - 2.0 * ax.posterior + off * sideSign * ax.left;
+          const Vec3 out = outward(ax, sideSign, c, l);
+          const auto skin = scene.skinAlong(target, out);
+          if (!skin) continue;
+          Trajectory t = evaluatePath(scene, spine, req, nullptr, side, *skin, target, o);
+          t.forWhat = np.nerve;
+          t.bone = "dorsal epidural space through the " + entryJoint + " interlaminar window";
+          const double toSkin =
+              90 - std::acos(std::clamp(dot(out, ax.posterior), -1.0, 1.0)) / kDeg;
+          t.score += c / 10.0 + std::min(t.check.boneClearanceMm, 3.0);
+          t.reasons = fixed1(toSkin) + " degrees to the skin, paramedian from caudal; " + t.reasons;
+          tried.push_back(std::move(t));
+        }
   }
   std::vector<Trajectory> safe;
   for (const auto& t : tried)

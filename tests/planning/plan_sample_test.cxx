@@ -180,3 +180,22 @@ TEST(PlanSample, ShortNeedleIsRefusedWithTheReason) {
     EXPECT_NE(n.whyNone.find("needs"), std::string::npos) << n.whyNone;
   }
 }
+
+// SCS: an entry window outside the scan is refused with the reason, never
+// invented. (A full SCS path on this phantom is not found yet: its laminae
+// are upright plates with 3-5 mm slots, which no needle at 45 degrees or
+// less to the skin passes; see the issue note.)
+TEST(PlanSample, ScsEntryOutsideTheScanIsRefused) {
+  const Case& c = sampleCase("supine");
+  ProcedureRequest r;
+  r.procedure = Procedure::Scs;
+  r.scsTip = "C5"; // entry C7-T1, above this T6-S1 scan
+  r.needle = {14, 150, 0};
+  const Plan p = planProcedure(c.ct, c.spine, r);
+  ASSERT_EQ(p.needles.size(), 1u);
+  EXPECT_FALSE(p.needles[0].best.has_value());
+  EXPECT_NE(p.needles[0].whyNone.find("C7-T1 interlaminar window is not in the scan"),
+            std::string::npos)
+      << p.needles[0].whyNone;
+  EXPECT_TRUE(p.leadPathLps.empty());
+}
