@@ -9,6 +9,7 @@
 #include "imaging/dicom/study_inventory.h"
 #include "imaging/io/image_2d.h"
 #include "imaging/io/volume_io.h"
+#include "tests/support/test_data.h"
 
 using namespace fluoroplan;
 namespace fs = std::filesystem;
@@ -17,12 +18,7 @@ namespace {
 const fs::path kData = FLUOROPLAN_SHARED_DATA;
 
 std::string runCommand(const std::string& cmd) {
-  std::array<char, 4096> buf{};
-  std::string out;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  while (pipe && fgets(buf.data(), buf.size(), pipe.get()))
-    out += buf.data();
-  return out;
+  return test::runCommandLine(cmd).output;
 }
 
 Volume loadRealCt() {

@@ -4,9 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
+#include <cstdio>
 #include <numbers>
 #include <stdexcept>
+#include <sys/wait.h>
 
 namespace fluoroplan::test {
 namespace fs = std::filesystem;
@@ -68,6 +71,18 @@ Mat3 rotation(int axis, double degrees) {
   r(u, w) = -s;
   r(w, u) = s;
   r(w, w) = c;
+  return r;
+}
+
+CommandResult runCommandLine(const std::string& commandLine) {
+  std::array<char, 4096> buf{};
+  CommandResult r;
+  FILE* p = popen(commandLine.c_str(), "r");
+  if (!p) return r;
+  while (fgets(buf.data(), int(buf.size()), p))
+    r.output += buf.data();
+  const int status = pclose(p);
+  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
 

@@ -33,6 +33,13 @@ std::vector<std::filesystem::path>
 writeSmallCt(const std::filesystem::path& folder, const std::string& seed, std::size_t slices = 6,
              DicomCompression compression = DicomCompression::None);
 
+// Runs a shell command line; its exit code and what it printed.
+struct CommandResult {
+  int exitCode = -1;
+  std::string output;
+};
+CommandResult runCommandLine(const std::string& commandLine);
+
 // Mat3 for a rotation about the LPS axis `axis` (0,1,2) by `degrees`.
 Mat3 rotation(int axis, double degrees);
 

@@ -16,19 +16,9 @@ using namespace fluoroplan::test;
 namespace fs = std::filesystem;
 
 namespace {
-struct Result {
-  int exitCode;
-  std::string out;
-};
-Result run(const std::string& args) {
-  std::array<char, 4096> buf{};
-  std::string out;
-  FILE* p = popen((std::string(FLUOROPLAN_BINARY) + " " + args + " 2>/dev/null").c_str(), "r");
-  if (!p) return {-1, ""};
-  while (fgets(buf.data(), buf.size(), p))
-    out += buf.data();
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+// stderr is dropped: the tests read what `fluoroplan` prints on stdout.
+CommandResult run(const std::string& args) {
+  return runCommandLine(std::string(FLUOROPLAN_BINARY) + " " + args + " 2>/dev/null");
 }
 
 fs::path makeFolder() {
@@ -54,9 +44,9 @@ fs::path makeFolder() {
 
 TEST(InfoCommand, JsonListsSeriesRunsAndProblems) {
   const fs::path root = makeFolder();
-  const Result r = run("info --json '" + root.string() + "'");
+  const CommandResult r = run("info --json '" + root.string() + "'");
   EXPECT_EQ(r.exitCode, 1) << "problems in the folder must give exit code 1";
-  const auto j = nlohmann::json::parse(r.out);
+  const auto j = nlohmann::json::parse(r.output);
   ASSERT_EQ(j["series"].size(), 3u);
   int loadable = 0;
   for (const auto& s : j["series"])
@@ -84,11 +74,11 @@ TEST(InfoCommand, JsonListsSeriesRunsAndProblems) {
 
 TEST(InfoCommand, TextOutputHasOneLinePerProblem) {
   const fs::path root = makeFolder();
-  const Result r = run("info -q '" + root.string() + "'");
-  EXPECT_NE(r.out.find("Series CT"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("gap of 5 mm"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("Run XA"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("missing"), std::string::npos) << r.out;
+  const CommandResult r = run("info -q '" + root.string() + "'");
+  EXPECT_NE(r.output.find("Series CT"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("gap of 5 mm"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Run XA"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("missing"), std::string::npos) << r.output;
 }
 
 TEST(InfoCommand, CleanFolderExitsZeroAndBadPathExitsOne) {

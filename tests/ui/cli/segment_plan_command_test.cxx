@@ -25,19 +25,8 @@ namespace fs = std::filesystem;
 namespace {
 const fs::path kCase = FLUOROPLAN_SAMPLE_CASE;
 
-struct Result {
-  int exitCode;
-  std::string out;
-};
-Result run(const std::string& args) {
-  std::array<char, 4096> buf{};
-  std::string out;
-  FILE* p = popen((std::string(FLUOROPLAN_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  if (!p) return {-1, ""};
-  while (fgets(buf.data(), buf.size(), p))
-    out += buf.data();
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+CommandResult run(const std::string& args) {
+  return runCommandLine(std::string(FLUOROPLAN_BINARY) + " " + args + " 2>&1");
 }
 
 nlohmann::json readJson(const fs::path& f) {
@@ -48,9 +37,9 @@ nlohmann::json readJson(const fs::path& f) {
 
 TEST(SegmentCommand, WritesLabelsMeshesSegAndSpineJson) {
   const fs::path out = freshDir("segment_e2e");
-  const Result r =
+  const CommandResult r =
       run("segment '" + (kCase / "ct_supine").string() + "' --out '" + out.string() + "' -q");
-  ASSERT_EQ(r.exitCode, 0) << r.out;
+  ASSERT_EQ(r.exitCode, 0) << r.output;
   for (const char* f :
        {"labels.nrrd", "labels.nii.gz", "spine.json", "segmentation.dcm", "labels_sagittal.png",
         "labels_coronal.png", "meshes/L4.vtp", "meshes/spinal_canal.vtp"})
@@ -60,7 +49,7 @@ TEST(SegmentCommand, WritesLabelsMeshesSegAndSpineJson) {
   EXPECT_GE(j["nerves"].size(), 24u);
   EXPECT_EQ(j["meshes"].size(), 14u); // 13 vertebrae and the canal
   // One summary line per level.
-  EXPECT_NE(r.out.find("L4 (uncertain): body at"), std::string::npos) << r.out;
+  EXPECT_NE(r.output.find("L4 (uncertain): body at"), std::string::npos) << r.output;
 
   // The SEG: one segment per vertebra plus canal and foramina, each frame
   // referencing the CT slice at its own position.
@@ -108,12 +97,8 @@ TEST(SegmentCommand, SegPassesDciodvfy) {
   ASSERT_EQ(run("segment '" + (kCase / "ct_supine").string() + "' --out '" + out.string() + "' -q")
                 .exitCode,
             0);
-  FILE* p = popen(("dciodvfy '" + (out / "segmentation.dcm").string() + "' 2>&1").c_str(), "r");
-  std::string text;
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), p))
-    text += buf.data();
-  pclose(p);
+  const std::string text =
+      runCommandLine("dciodvfy '" + (out / "segmentation.dcm").string() + "' 2>&1").output;
   // No errors; the one warning expected is our private coding scheme for
   // the foramina, which dciodvfy does not know.
   EXPECT_EQ(text.find("Error"), std::string::npos) << text;
@@ -129,11 +114,11 @@ TEST(SegmentCommand, SegPassesDciodvfy) {
 
 TEST(PlanCommand, WritesPlanJsonMarkupsAndPictures) {
   const fs::path out = freshDir("plan_e2e");
-  const Result r =
+  const CommandResult r =
       run("plan '" + (kCase / "ct_supine").string() +
           "' --procedure facet-rf --joints L4-L5,L5-S1 --side left --needle 150mm --out '" +
           out.string() + "' -q");
-  ASSERT_EQ(r.exitCode, 0) << r.out;
+  ASSERT_EQ(r.exitCode, 0) << r.output;
   const auto j = readJson(out / "plan.json");
   ASSERT_EQ(j["trajectories"].size(), 3u);
   for (const auto& t : j["trajectories"]) {
@@ -159,7 +144,7 @@ TEST(PlanCommand, WritesPlanJsonMarkupsAndPictures) {
   if (x) {
     EXPECT_GT(fs::file_size(out / "plan_3d_posterior.png"), 10000u);
   }
-  EXPECT_NE(r.out.find("L4 medial branch, left"), std::string::npos) << r.out;
+  EXPECT_NE(r.output.find("L4 medial branch, left"), std::string::npos) << r.output;
 }
 
 TEST(PlanCommand, BadRequestsAreUsageErrors) {
@@ -174,8 +159,8 @@ TEST(PlanCommand, BadRequestsAreUsageErrors) {
 TEST(SegmentCommand, CtWithoutSpineIsRefusedClearly) {
   const fs::path root = freshDir("no_spine");
   writeSmallCt(root / "ct", "no-spine", 12);
-  const Result r =
+  const CommandResult r =
       run("segment '" + (root / "ct").string() + "' --out '" + (root / "out").string() + "' -q");
-  EXPECT_EQ(r.exitCode, 1) << r.out;
-  EXPECT_NE(r.out.find("no spine"), std::string::npos) << r.out;
+  EXPECT_EQ(r.exitCode, 1) << r.output;
+  EXPECT_NE(r.output.find("no spine"), std::string::npos) << r.output;
 }
