@@ -450,13 +450,11 @@ Plan planProcedure(const Volume& ct, const SpineModel& spine, const ProcedureReq
         if (std::find(wanted.begin(), wanted.end(), found) == wanted.end()) wanted.push_back(found);
       }
   }
+  // Distance maps around the targets that exist; a nerve outside the scan
+  // gets its reason without them.
   std::vector<Vec3> around;
   for (const auto* c : wanted)
-    around.push_back(c->inScan ? c->cranialLps
-                     : findLevel(spine, c->boneLevel)
-                         ? findLevel(spine, c->boneLevel)->bodyCentroid.lps
-                         : spine.vertebrae.front().bodyCentroid.lps);
-  if (around.empty()) return plan;
+    if (c->inScan) around.push_back(c->cranialLps);
   const PathScene scene(ct, spine.labels, around);
   reportProgress(progress, 0.3, "plan: needles");
   plan.needles.resize(wanted.size());
