@@ -50,7 +50,7 @@ std::string structureName(int16_t l) {
 }
 
 PathScene::PathScene(const Volume& ct, const Volume& labels, const std::vector<Vec3>& around)
-    : ct_(ct), labels_(labels) {
+    : ct_(ct), labels_(labels), outsideSlices_(ct.size[2]) {
   std::array<std::size_t, 3> lo{labels.size[0], labels.size[1], labels.size[2]}, hi{0, 0, 0};
   // Clearances matter near the spine: 50 mm around the targets; farther
   // out a path is far from canal, foramen and bone anyway.
@@ -80,44 +80,44 @@ PathScene::PathScene(const Volume& ct, const Volume& labels, const std::vector<V
     danger_ = DistanceMap(labels, lo, hi, [](int16_t l) {
       return l >= spine_label::kLung && l <= spine_label::kVertebralArtery;
     });
-  // Outside air, per axial slice: flood from the slice's border through
-  // voxels below -400 HU (4-connected). The gap between the back and the
-  // table is outside; the lungs, closed by the chest wall, are not.
-  const std::size_t w = ct.size[0], h = ct.size[1];
-  k0_ = lo[2];
-  k1_ = hi[2];
-  outside_.assign(w * h * (k1_ - k0_ + 1), 0);
+}
+
+const std::vector<uint8_t>& PathScene::outsideSlice(std::size_t k) const {
+  std::lock_guard lock(outsideMutex_);
+  std::vector<uint8_t>& o = outsideSlices_[k];
+  if (!o.empty()) return o;
+  // Flood from the slice's border through voxels below -400 HU
+  // (4-connected). From every edge: the air between the back and the table
+  // is reached from the sides. (Known limit: a patient wider than the field
+  // of view, whose lungs touch its sides, would have them taken for
+  // outside; the paraspinal-compartment rule keeps paths away from them.)
+  const std::size_t w = ct_.size[0], h = ct_.size[1];
+  o.assign(w * h, 0);
   std::vector<std::size_t> stack;
-  for (std::size_t k = k0_; k <= k1_; ++k) {
-    uint8_t* o = outside_.data() + (k - k0_) * w * h;
-    auto push = [&](std::size_t i, std::size_t j) {
-      const std::size_t idx = i + w * j;
-      if (o[idx] || ct.hu[ct.offset(i, j, k)] >= -400) return;
-      o[idx] = 1;
-      stack.push_back(idx);
-    };
-    // From every edge: the air between the back and the table is reached
-    // from the sides. (A patient wider than the field of view, whose lungs
-    // touch its sides, would have them taken for outside: the entry point
-    // is then also required to face outside air; see skinAlong.)
-    for (std::size_t i = 0; i < w; ++i) {
-      push(i, 0);
-      push(i, h - 1);
-    }
-    for (std::size_t j = 0; j < h; ++j) {
-      push(0, j);
-      push(w - 1, j);
-    }
-    while (!stack.empty()) {
-      const std::size_t idx = stack.back();
-      stack.pop_back();
-      const std::size_t i = idx % w, j = idx / w;
-      if (i > 0) push(i - 1, j);
-      if (i + 1 < w) push(i + 1, j);
-      if (j > 0) push(i, j - 1);
-      if (j + 1 < h) push(i, j + 1);
-    }
+  auto push = [&](std::size_t i, std::size_t j) {
+    const std::size_t idx = i + w * j;
+    if (o[idx] || ct_.hu[ct_.offset(i, j, k)] >= -400) return;
+    o[idx] = 1;
+    stack.push_back(idx);
+  };
+  for (std::size_t i = 0; i < w; ++i) {
+    push(i, 0);
+    push(i, h - 1);
   }
+  for (std::size_t j = 0; j < h; ++j) {
+    push(0, j);
+    push(w - 1, j);
+  }
+  while (!stack.empty()) {
+    const std::size_t idx = stack.back();
+    stack.pop_back();
+    const std::size_t i = idx % w, j = idx / w;
+    if (i > 0) push(i - 1, j);
+    if (i + 1 < w) push(i + 1, j);
+    if (j > 0) push(i, j - 1);
+    if (j + 1 < h) push(i, j + 1);
+  }
+  return o;
 }
 
 bool PathScene::outsideAt(Vec3 lps) const {
@@ -125,9 +125,7 @@ bool PathScene::outsideAt(Vec3 lps) const {
   if (!ct_.containsIndex(idx)) return true;
   const auto i = std::size_t(std::lround(idx.x)), j = std::size_t(std::lround(idx.y)),
              k = std::size_t(std::lround(idx.z));
-  if (k < k0_ || k > k1_ || outside_.empty())
-    return ct_.at(i, j, k) < -400; // beyond the box: air is air
-  return outside_[(k - k0_) * ct_.size[0] * ct_.size[1] + i + ct_.size[0] * j] != 0;
+  return outsideSlice(k)[i + ct_.size[0] * j] != 0;
 }
 
 int16_t PathScene::labelAt(Vec3 lps) const {
@@ -152,15 +150,7 @@ std::optional<Vec3> PathScene::skinAlong(Vec3 target, Vec3 out) const {
     // Leaving the scan before the skin: what lies beyond is unknown, so
     // there is no path to offer (never take the scan's edge for skin).
     if (!ct_.containsIndex(ct_.lpsToIndex(p))) return std::nullopt;
-    if (outsideAt(p)) {
-      if (t == 0) return std::nullopt;
-      // Skin faces open air: at least 10 mm of it beyond (not a lung
-      // reached through the field of view's edge, which ends in tissue).
-      for (double u = 0.5; u <= 10; u += 0.5)
-        if (huAt(p + u * out) >= -400 && ct_.containsIndex(ct_.lpsToIndex(p + u * out)))
-          return std::nullopt;
-      return lastBody;
-    }
+    if (outsideAt(p)) return t > 0 ? std::optional<Vec3>(lastBody) : std::nullopt;
     lastBody = p;
   }
   return std::nullopt;

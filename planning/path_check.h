@@ -6,6 +6,7 @@
 // holds (pleura/lung, kidney, aorta, vena cava, vertebral artery), and the
 // needle's length; with the clearances in mm that make it safe.
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,10 +54,13 @@ private:
   const Volume& ct_;
   const Volume& labels_;
   DistanceMap canal_, foramen_, bone_, danger_;
-  // Air reachable from the image's edge, slice by slice, over the box's
-  // slices: outside the patient. Air not reachable (lung, bowel) is inside.
-  std::size_t k0_ = 0, k1_ = 0;
-  std::vector<uint8_t> outside_;
+  // Air reachable from the image's edge, slice by slice: outside the
+  // patient. Air not reachable (lung, bowel) is inside. Each slice is
+  // flooded the first time a path reaches it (paths run far beyond the
+  // distance maps' box), under a lock since plans check paths in parallel.
+  mutable std::mutex outsideMutex_;
+  mutable std::vector<std::vector<uint8_t>> outsideSlices_;
+  const std::vector<uint8_t>& outsideSlice(std::size_t k) const;
   bool outsideAt(Vec3 lps) const;
 };
 
