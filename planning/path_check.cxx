@@ -9,9 +9,6 @@
 namespace fluoroplan {
 
 namespace {
-bool isVertebra(int16_t l) {
-  return l >= 1 && l <= spine_label::kT13;
-}
 bool isDanger(int16_t l) {
   return l == spine_label::kExitingRoot ||
          (l >= spine_label::kLung && l <= spine_label::kVertebralArtery);
@@ -26,7 +23,7 @@ std::string mm(double v) {
 } // namespace
 
 std::string structureName(int16_t l) {
-  if (isVertebra(l)) return "bone of the " + verseLevelName(l);
+  if (spine_label::isVertebra(l)) return "bone of the " + verseLevelName(l);
   switch (l) {
   case spine_label::kSpinalCanal:
     return "spinal canal";
@@ -70,7 +67,7 @@ PathScene::PathScene(const Volume& ct, const Volume& labels, const std::vector<V
   foramen_ = DistanceMap(labels, lo, hi, [](int16_t l) {
     return l == spine_label::kNeuralForamen || l == spine_label::kExitingRoot;
   });
-  bone_ = DistanceMap(labels, lo, hi, isVertebra);
+  bone_ = DistanceMap(labels, lo, hi, [](int16_t l) { return spine_label::isVertebra(l); });
   // Danger structures are labelled only in reference maps (tests, truth):
   // no distance map when there are none.
   const bool anyDanger = std::any_of(labels.hu.begin(), labels.hu.end(), [](int16_t l) {
@@ -170,7 +167,8 @@ PathCheck PathScene::check(Vec3 entry, Vec3 target, const PathRules& rules) cons
     const Vec3 p = entry + s * dir;
     const double toTarget = c.lengthMm - s;
     const int16_t l = labelAt(p);
-    if (isVertebra(l) && toTarget > rules.boneAllowanceMm) once(structureName(l), toTarget);
+    if (spine_label::isVertebra(l) && toTarget > rules.boneAllowanceMm)
+      once(structureName(l), toTarget);
     if (l == spine_label::kSpinalCanal && toTarget > rules.canalAllowanceMm)
       once("spinal canal", toTarget);
     if (l == spine_label::kNeuralForamen || isDanger(l)) once(structureName(l), toTarget);

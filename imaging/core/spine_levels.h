@@ -22,6 +22,10 @@ constexpr int16_t kVenaCava = 213;
 constexpr int16_t kVertebralArtery = 214;
 constexpr int16_t kRib = 220;
 constexpr int16_t kIlium = 221;
+// A vertebra's label: C1..L6, the sacrum or T13.
+constexpr bool isVertebra(int l) {
+  return (l >= 1 && l <= kSacrum) || l == kT13;
+}
 } // namespace spine_label
 
 std::string verseLevelName(int verseLabel); // "T12", "L6", "sacrum", "T13"; "?" if none

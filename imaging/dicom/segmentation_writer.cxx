@@ -70,8 +70,7 @@ std::vector<SegmentDescription> spineSegments(const Volume& labels) {
     if (v > 0) present.insert(v);
   std::vector<SegmentDescription> out;
   for (int l : present) {
-    const bool vertebra =
-        (l >= 1 && l <= 25) || l == spine_label::kSacrum || l == spine_label::kT13;
+    const bool vertebra = spine_label::isVertebra(l);
     if (!vertebra && l != spine_label::kSpinalCanal && l != spine_label::kNeuralForamen) continue;
     SegmentDescription d;
     d.labelValue = l;

@@ -346,7 +346,7 @@ void measurePosteriorElements(SpineModel& model) {
     for (std::size_t j = 0; j < L.size[1]; ++j)
       for (std::size_t i = 0; i < L.size[0]; ++i) {
         const int16_t lab = L.hu[L.offset(i, j, k)];
-        if (lab <= 0 || lab > spine_label::kT13) continue;
+        if (!spine_label::isVertebra(lab)) continue;
         auto it = index.find(lab);
         if (it == index.end()) continue;
         const Vec3 q = model.vertebrae[it->second].axes.toLocal(

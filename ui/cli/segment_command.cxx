@@ -126,7 +126,7 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const Segmentation
     json dj = json::object();
     std::set<int> levels;
     for (auto v : mapped.hu)
-      if (v > 0 && v <= 28) levels.insert(v);
+      if (spine_label::isVertebra(v)) levels.insert(v);
     std::cout << "Dice against " << o.truth.string() << ":\n";
     for (int l : levels) {
       const double dsc = dice(model.labels, l, mapped, l);
@@ -139,12 +139,11 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const Segmentation
         if (mapped.hu[i] == l) {
           ++inTruth;
           missed += model.labels.hu[i] == 0 || model.labels.hu[i] == spine_label::kSpinalCanal;
-          otherLabel +=
-              model.labels.hu[i] != l && model.labels.hu[i] > 0 && model.labels.hu[i] <= 28;
+          otherLabel += model.labels.hu[i] != l && spine_label::isVertebra(model.labels.hu[i]);
         }
         if (model.labels.hu[i] == l) {
           ++ours;
-          if (mapped.hu[i] == 0 || mapped.hu[i] > 28) {
+          if (!spine_label::isVertebra(mapped.hu[i])) {
             ++extra;
             extraTruth[mapped.hu[i]]++;
           }
