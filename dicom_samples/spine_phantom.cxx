@@ -67,12 +67,6 @@ double ellipseDepth(double du, double dv, double a, double b) {
 double slabDepth(double x, double lo, double hi) {
   return std::min(x - lo, hi - x);
 }
-double segmentDistance(Vec3 p, Vec3 a, Vec3 b) {
-  const Vec3 ab = b - a;
-  const double t = std::clamp(dot(p - a, ab) / std::max(dot(ab, ab), 1e-12), 0.0, 1.0);
-  return norm(p - (a + t * ab));
-}
-
 // Painter: evaluates a shape over the voxels of its world bounding box and
 // writes HU and label where the shape says so.
 class Painter {
@@ -518,7 +512,7 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
             const Vec3 q = f.toLocal(p);
             const Vec3 qs{q.x, q.y * (rz / ry), q.z};
             const Vec3 s0{r0.x, r0.y * (rz / ry), r0.z}, s1{r1.x, r1.y * (rz / ry), r1.z};
-            return rz - segmentDistance(qs, s0, s1);
+            return rz - distanceToSegment(qs, s0, s1);
           },
           boneHu(1.0), lab);
     }
@@ -661,7 +655,7 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
         painter.paint(
             {p0 - Vec3{rr + 1, rr + 1, rr + 1}, p1 + Vec3{rr + 1, rr + 1, rr + 1},
              p0 + Vec3{rr + 1, rr + 1, rr + 1}, p1 - Vec3{rr + 1, rr + 1, rr + 1}},
-            [=](Vec3 p) { return rr - segmentDistance(p, p0, p1); }, boneHu(1.5), label::kRib,
+            [=](Vec3 p) { return rr - distanceToSegment(p, p0, p1); }, boneHu(1.5), label::kRib,
             [](int16_t l) { return !isBone(l); });
       }
     }
@@ -686,7 +680,7 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
         const double rr = 2.3;
         painter.paint(
             {p0 - Vec3{4, 4, 4}, p1 + Vec3{4, 4, 4}, p0 + Vec3{4, 4, 4}, p1 - Vec3{4, 4, 4}},
-            [=](Vec3 p) { return rr - segmentDistance(p, p0, p1); }, constantHu(Hu::blood),
+            [=](Vec3 p) { return rr - distanceToSegment(p, p0, p1); }, constantHu(Hu::blood),
             label::kVertebralArtery);
       }
     }
@@ -820,7 +814,7 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
       const double rr = up.size.region == 'L' ? 2.8 : 2.0;
       painter.paint(
           {r0 - Vec3{5, 5, 5}, r1 + Vec3{5, 5, 5}, r0 + Vec3{5, 5, 5}, r1 - Vec3{5, 5, 5}},
-          [=](Vec3 p) { return rr - segmentDistance(p, r0, r1); }, constantHu(Hu::nerve),
+          [=](Vec3 p) { return rr - distanceToSegment(p, r0, r1); }, constantHu(Hu::nerve),
           label::kExitingRoot, [](int16_t l) { return !isBone(l); });
     }
   }

@@ -25,18 +25,12 @@ const VertebraModel& nearestVertebra(const SpineModel& spine, Vec3 p) {
   return *best;
 }
 
-double pointToSegment(Vec3 p, Vec3 a, Vec3 b) {
-  const Vec3 ab = b - a;
-  const double t = std::clamp(dot(p - a, ab) / std::max(dot(ab, ab), 1e-12), 0.0, 1.0);
-  return norm(p - (a + t * ab));
-}
-
 // Length of the active tip [tip, tip + length * out] within `tol` of the
 // nerve's course a-b (sampled every 0.25 mm).
 double coverage(Vec3 tip, Vec3 out, double length, Vec3 a, Vec3 b, double tol) {
   double on = 0;
   for (double s = 0.125; s < length; s += 0.25)
-    if (pointToSegment(tip + s * out, a, b) <= tol) on += 0.25;
+    if (distanceToSegment(tip + s * out, a, b) <= tol) on += 0.25;
   return on;
 }
 

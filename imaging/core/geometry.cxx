@@ -35,4 +35,10 @@ double angleDegrees(Vec3 a, Vec3 b) {
   return std::acos(c) * 180.0 / std::numbers::pi;
 }
 
+double distanceToSegment(Vec3 p, Vec3 a, Vec3 b) {
+  const Vec3 ab = b - a;
+  const double t = std::clamp(dot(p - a, ab) / std::max(dot(ab, ab), 1e-12), 0.0, 1.0);
+  return norm(p - (a + t * ab));
+}
+
 } // namespace fluoroplan

@@ -74,4 +74,7 @@ Mat3 inverse(const Mat3& a);
 // Angle between two directions in degrees (0..180).
 double angleDegrees(Vec3 a, Vec3 b);
 
+// Distance from p to the segment a-b (to a when a == b).
+double distanceToSegment(Vec3 p, Vec3 a, Vec3 b);
+
 } // namespace fluoroplan

@@ -33,3 +33,11 @@ TEST(Geometry, AngleBetweenDirections) {
   EXPECT_NEAR(angleDegrees({1, 0, 0}, {1, 1, 0}), 45.0, 1e-12);
   EXPECT_NEAR(angleDegrees({1, 0, 0}, {-2, 0, 0}), 180.0, 1e-12);
 }
+
+TEST(Geometry, DistanceToSegmentKnownAnswers) {
+  const Vec3 a{0, 0, 0}, b{10, 0, 0};
+  EXPECT_DOUBLE_EQ(distanceToSegment({5, 3, 4}, a, b), 5.0);  // beside the middle
+  EXPECT_DOUBLE_EQ(distanceToSegment({-3, 4, 0}, a, b), 5.0); // beyond a: to a
+  EXPECT_DOUBLE_EQ(distanceToSegment({13, 0, 4}, a, b), 5.0); // beyond b: to b
+  EXPECT_DOUBLE_EQ(distanceToSegment({1, 2, 2}, a, a), 3.0);  // a point segment
+}

@@ -109,15 +109,10 @@ TEST(SegmentSample, PosteriorLandmarksLieOnTheRightBone) {
 }
 
 namespace {
-double pointToSegment(Vec3 p, Vec3 a, Vec3 b) {
-  const Vec3 ab = b - a;
-  const double t = std::clamp(dot(p - a, ab) / std::max(dot(ab, ab), 1e-12), 0.0, 1.0);
-  return norm(p - (a + t * ab));
-}
 // Farthest either course strays from the other (a segment Hausdorff distance).
 double courseDistance(Vec3 a0, Vec3 a1, Vec3 b0, Vec3 b1) {
-  return std::max({pointToSegment(a0, b0, b1), pointToSegment(a1, b0, b1),
-                   pointToSegment(b0, a0, a1), pointToSegment(b1, a0, a1)});
+  return std::max({distanceToSegment(a0, b0, b1), distanceToSegment(a1, b0, b1),
+                   distanceToSegment(b0, a0, a1), distanceToSegment(b1, a0, a1)});
 }
 } // namespace
 
