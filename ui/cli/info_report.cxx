@@ -1,4 +1,5 @@
 #include "ui/cli/info_report.h"
+#include "ui/cli/json_values.h"
 
 #include <iomanip>
 #include <sstream>
@@ -57,10 +58,6 @@ json exposureJson(const XRayExposure& e) {
           {"tube_current_mA", opt(e.tubeCurrentMA)},
           {"pulse_width_ms", opt(e.pulseWidthMs)},
           {"radiation_setting", e.radiationSetting}};
-}
-
-json vec(Vec3 v) {
-  return json::array({v.x, v.y, v.z});
 }
 
 } // namespace

@@ -17,16 +17,13 @@
 #include "imaging/segmentation/spine_segmenter.h"
 #include "planning/plan.h"
 #include "ui/cli/commands.h"
+#include "ui/cli/json_values.h"
 
 namespace fluoroplan::cli {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-json vec(Vec3 v) {
-  return json::array({v.x, v.y, v.z});
-}
-
 json viewJson(const NeedleView& v) {
   return {{"primary_angle_deg", v.angles.primaryDeg},
           {"secondary_angle_deg", v.angles.secondaryDeg},

@@ -14,6 +14,7 @@
 #include "imaging/segmentation/nerve_courses.h"
 #include "imaging/segmentation/spine_segmenter.h"
 #include "ui/cli/commands.h"
+#include "ui/cli/json_values.h"
 
 namespace fluoroplan::cli {
 namespace fs = std::filesystem;
@@ -37,9 +38,6 @@ Volume onGridOf(const Volume& grid, const Volume& labels) {
   return out;
 }
 
-json vec(Vec3 v) {
-  return json::array({v.x, v.y, v.z});
-}
 json landmark(const Landmark& l) {
   return {{"lps", vec(l.lps)}, {"confidence", l.confidence}, {"method", l.method}};
 }
