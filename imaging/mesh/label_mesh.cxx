@@ -1,6 +1,8 @@
 #include "imaging/mesh/label_mesh.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <map>
 #include <stdexcept>
 
 #include <vtkCellArray.h>
@@ -36,22 +38,18 @@ double SurfaceMesh::enclosedVolumeMl() const {
   return std::abs(v) / 1000.0;
 }
 
-SurfaceMesh labelSurface(const Volume& labels, int label, const MeshOptions& options) {
-  // Work on the label's bounding box, padded so the surface closes.
-  std::array<std::size_t, 3> lo{labels.size[0], labels.size[1], labels.size[2]}, hi{0, 0, 0};
-  bool any = false;
-  for (std::size_t k = 0; k < labels.size[2]; ++k)
-    for (std::size_t j = 0; j < labels.size[1]; ++j)
-      for (std::size_t i = 0; i < labels.size[0]; ++i)
-        if (labels.hu[labels.offset(i, j, k)] == label) {
-          any = true;
-          const std::array<std::size_t, 3> idx{i, j, k};
-          for (int c = 0; c < 3; ++c) {
-            lo[c] = std::min(lo[c], idx[c]);
-            hi[c] = std::max(hi[c], idx[c]);
-          }
-        }
-  if (!any) return {};
+namespace {
+
+struct Box {
+  std::array<std::size_t, 3> lo{SIZE_MAX, SIZE_MAX, SIZE_MAX}, hi{0, 0, 0};
+  bool empty() const { return lo[0] == SIZE_MAX; }
+};
+
+// The surface of `label` within its bounding box (padded so it closes).
+SurfaceMesh surfaceInBox(const Volume& labels, int label, const Box& box,
+                         const MeshOptions& options) {
+  const auto& lo = box.lo;
+  const auto& hi = box.hi;
   std::array<int, 3> dims{};
   for (int c = 0; c < 3; ++c)
     dims[c] = int(hi[c] - lo[c]) + 3; // one voxel of background on each side
@@ -114,6 +112,35 @@ SurfaceMesh labelSurface(const Volume& labels, int label, const MeshOptions& opt
     for (auto& t : mesh.triangles)
       std::swap(t[1], t[2]);
   return mesh;
+}
+
+} // namespace
+
+std::map<int, SurfaceMesh> labelSurfaces(const Volume& labels, const std::vector<int>& wanted,
+                                         const MeshOptions& options) {
+  // Every wanted label's bounding box in one pass over the volume.
+  std::map<int, Box> boxes;
+  for (int l : wanted)
+    boxes[l];
+  for (std::size_t k = 0; k < labels.size[2]; ++k)
+    for (std::size_t j = 0; j < labels.size[1]; ++j)
+      for (std::size_t i = 0; i < labels.size[0]; ++i) {
+        const auto it = boxes.find(labels.hu[labels.offset(i, j, k)]);
+        if (it == boxes.end()) continue;
+        const std::array<std::size_t, 3> idx{i, j, k};
+        for (int c = 0; c < 3; ++c) {
+          it->second.lo[c] = std::min(it->second.lo[c], idx[c]);
+          it->second.hi[c] = std::max(it->second.hi[c], idx[c]);
+        }
+      }
+  std::map<int, SurfaceMesh> out;
+  for (const auto& [l, box] : boxes)
+    out[l] = box.empty() ? SurfaceMesh{} : surfaceInBox(labels, l, box, options);
+  return out;
+}
+
+SurfaceMesh labelSurface(const Volume& labels, int label, const MeshOptions& options) {
+  return labelSurfaces(labels, {label}, options)[label];
 }
 
 void writeMesh(const SurfaceMesh& mesh, const std::filesystem::path& file, int label) {

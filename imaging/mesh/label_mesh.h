@@ -4,6 +4,7 @@
 // sinc smoothing, which keeps the surface within a fraction of a voxel of
 // the label's boundary), written as VTK XML PolyData (.vtp) or STL.
 #include <filesystem>
+#include <map>
 #include <vector>
 
 #include "imaging/core/geometry.h"
@@ -25,6 +26,9 @@ struct MeshOptions {
 
 // Empty mesh when the label is absent.
 SurfaceMesh labelSurface(const Volume& labels, int label, const MeshOptions& options = {});
+// Several labels' surfaces, reading the volume once for all of them.
+std::map<int, SurfaceMesh> labelSurfaces(const Volume& labels, const std::vector<int>& wanted,
+                                         const MeshOptions& options = {});
 
 // Atomic writes: .vtp (the label's value and "LPS" in the field data) or .stl
 // (chosen by the extension). Throws std::runtime_error naming the file.

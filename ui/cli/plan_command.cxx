@@ -329,15 +329,17 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
   // needs an X display (Debian's VTK), so under xvfb-run when headless.
   int renders = 0;
   if (hasDisplay() && index > 0) {
-    std::vector<SceneMesh> scene;
-    for (const auto& v : spine.vertebrae) {
-      // Only the levels around the needles, so the picture stays legible.
-      bool near = false;
+    // Only the levels around the needles, so the picture stays legible.
+    std::vector<int> near;
+    for (const auto& v : spine.vertebrae)
       for (const auto& n : plan.needles)
-        if (n.best && std::abs(v.bodyCentroid.lps.z - n.best->targetLps.z) < 70) near = true;
-      if (!near) continue;
-      scene.push_back({labelSurface(spine.labels, v.label), {0.92, 0.87, 0.76}, 1.0});
-    }
+        if (n.best && std::abs(v.bodyCentroid.lps.z - n.best->targetLps.z) < 70) {
+          near.push_back(v.label);
+          break;
+        }
+    std::vector<SceneMesh> scene;
+    for (auto& [label, mesh] : labelSurfaces(spine.labels, near))
+      scene.push_back({std::move(mesh), {0.92, 0.87, 0.76}, 1.0});
     std::vector<ScenePath> paths;
     for (const auto& n : plan.needles)
       if (n.best) paths.push_back({n.best->entryLps, n.best->targetLps, {1.0, 0.25, 0.2}, 0.64});

@@ -166,21 +166,21 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const Segmentation
   // and 3D Slicer.
   fs::create_directories(o.outDir / "meshes");
   j["meshes"] = json::array();
-  for (const auto& v : model.vertebrae) {
-    const SurfaceMesh mesh = labelSurface(model.labels, v.label);
+  std::vector<std::pair<int, std::string>> parts; // label, file stem
+  for (const auto& v : model.vertebrae)
+    parts.emplace_back(v.label, v.level);
+  parts.emplace_back(spine_label::kSpinalCanal, "spinal_canal");
+  std::vector<int> wanted;
+  for (const auto& part : parts)
+    wanted.push_back(part.first);
+  std::map<int, SurfaceMesh> meshes = labelSurfaces(model.labels, wanted);
+  for (const auto& [label, stem] : parts) {
+    const SurfaceMesh& mesh = meshes[label];
     if (mesh.triangles.empty()) continue;
-    const fs::path file = o.outDir / "meshes" / (v.level + ".vtp");
-    writeMesh(mesh, file, v.label);
-    j["meshes"].push_back({{"level", v.level},
-                           {"file", "meshes/" + v.level + ".vtp"},
+    writeMesh(mesh, o.outDir / "meshes" / (stem + ".vtp"), label);
+    j["meshes"].push_back({{"level", label == spine_label::kSpinalCanal ? "spinal canal" : stem},
+                           {"file", "meshes/" + stem + ".vtp"},
                            {"triangles", mesh.triangles.size()}});
-  }
-  if (const SurfaceMesh canal = labelSurface(model.labels, spine_label::kSpinalCanal);
-      !canal.triangles.empty()) {
-    writeMesh(canal, o.outDir / "meshes" / "spinal_canal.vtp", spine_label::kSpinalCanal);
-    j["meshes"].push_back({{"level", "spinal canal"},
-                           {"file", "meshes/spinal_canal.vtp"},
-                           {"triangles", canal.triangles.size()}});
   }
   // DICOM SEG referencing the CT, when the CT came as DICOM.
   int rc = kOk;

@@ -87,3 +87,17 @@ TEST(LabelMesh, WritesVtpAndStlAtomically) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}), 2);
   EXPECT_THROW(writeMesh(m, dir / "ball.obj"), std::runtime_error);
 }
+
+TEST(LabelMesh, SeveralLabelsInOnePassMatchOneByOne) {
+  Volume v = ball({0, 0, 0}, 6);
+  for (std::size_t n = 0; n < v.hu.size(); n += 1)
+    if (v.hu[n] == 0 && v.indexToLps({double(n % v.size[0]), double((n / v.size[0]) % v.size[1]),
+                                      double(n / (v.size[0] * v.size[1]))})
+                                .x > 12)
+      v.hu[n] = 9;
+  const auto both = labelSurfaces(v, {7, 9, 4});
+  EXPECT_EQ(both.at(7).triangles.size(), labelSurface(v, 7).triangles.size());
+  EXPECT_EQ(both.at(9).triangles.size(), labelSurface(v, 9).triangles.size());
+  EXPECT_GT(both.at(9).triangles.size(), 0u);
+  EXPECT_TRUE(both.at(4).triangles.empty());
+}
