@@ -81,4 +81,32 @@ PlaneImage reslice(const Volume& v, ViewPlane plane, Vec3 through, double pixelM
   return img;
 }
 
+PlaneImage cropAround(const PlaneImage& image, Vec3 centre, double halfWidthMm,
+                      double halfHeightMm) {
+  // Pixel coordinates of the centre, then the clipped pixel box around it.
+  const Vec3 rel = centre - image.topLeftLps;
+  const double cc = dot(rel, image.columnDirLps) / image.pixelMm,
+               rc = dot(rel, image.rowDirLps) / image.pixelMm;
+  const double hw = halfWidthMm / image.pixelMm, hh = halfHeightMm / image.pixelMm;
+  const long c0 = std::max(0L, std::lround(std::ceil(cc - hw - 1e-9))),
+             c1 = std::min(long(image.width) - 1, std::lround(std::floor(cc + hw + 1e-9))),
+             r0 = std::max(0L, std::lround(std::ceil(rc - hh - 1e-9))),
+             r1 = std::min(long(image.height) - 1, std::lround(std::floor(rc + hh + 1e-9)));
+  PlaneImage out = image;
+  out.values.clear();
+  if (c1 < c0 || r1 < r0) {
+    out.width = out.height = 0;
+    return out;
+  }
+  out.width = static_cast<uint32_t>(c1 - c0 + 1);
+  out.height = static_cast<uint32_t>(r1 - r0 + 1);
+  out.topLeftLps = image.topLeftLps + (double(c0) * image.pixelMm) * image.columnDirLps +
+                   (double(r0) * image.pixelMm) * image.rowDirLps;
+  out.values.reserve(std::size_t(out.width) * out.height);
+  for (long r = r0; r <= r1; ++r)
+    for (long c = c0; c <= c1; ++c)
+      out.values.push_back(image.values[std::size_t(r) * image.width + std::size_t(c)]);
+  return out;
+}
+
 } // namespace fluoroplan

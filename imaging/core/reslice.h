@@ -27,6 +27,13 @@ struct PlaneImage {
 PlaneImage reslice(const Volume& volume, ViewPlane plane, Vec3 throughLps, double pixelMm = 0,
                    int32_t outside = -1024);
 
+// The part of `image` within `halfWidthMm` (along its columns) and
+// `halfHeightMm` (along its rows) of `centreLps`'s projection, clipped to the
+// image: short scans of a few vertebrae are then legible instead of a thin
+// strip of a 500 mm field of view.
+PlaneImage cropAround(const PlaneImage& image, Vec3 centreLps, double halfWidthMm,
+                      double halfHeightMm);
+
 // Centre of the volume's voxel grid, in LPS.
 Vec3 volumeCentreLps(const Volume& volume);
 

@@ -204,11 +204,15 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const Segmentation
   writeFileAtomically(o.outDir / "spine.json", j.dump(2));
   // Pictures with the labels in colour: sagittal through the canal, through
   // the left facet column, and coronal through the bodies.
-  auto picture = [&](const Volume& labelMap, ViewPlane plane, Vec3 at, const fs::path& png) {
-    // Short scans (a few vertebrae) get finer pixels so the picture is legible.
+  auto picture = [&](const Volume& labelMap, ViewPlane plane, Vec3 at, Vec3 spine,
+                     const fs::path& png) {
+    // Short scans (a few vertebrae) get finer pixels so the picture is legible,
+    // and every picture keeps 90 mm around the spine rather than the whole
+    // field of view.
     const double px = std::min(ct.spacingMm.x, ct.spacingMm.z) *
                       (double(ct.size[2]) * ct.spacingMm.z < 120 ? 0.33 : 1.0);
-    const PlaneImage img = reslice(ct, plane, at, px);
+    const PlaneImage img =
+        cropAround(reslice(ct, plane, at, px), spine, 90, plane == ViewPlane::Axial ? 90 : 1e6);
     std::vector<int32_t> lab(img.values.size(), 0);
     // Labels are sampled at the nearest voxel, never interpolated.
     for (uint32_t r = 0; r < img.height; ++r)
@@ -239,11 +243,14 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const Segmentation
     const std::tuple<ViewPlane, Vec3, const char*> views[] = {
         {ViewPlane::Sagittal, through, "sagittal"},
         {ViewPlane::Sagittal, facets, "parasagittal_left"},
-        {ViewPlane::Coronal, body, "coronal"}};
+        {ViewPlane::Coronal, body, "coronal"},
+        {ViewPlane::Axial, body, "axial"}};
     for (const auto& [plane, at, name] : views) {
-      picture(model.labels, plane, at, o.outDir / (std::string("labels_") + name + ".png"));
+      picture(model.labels, plane, at, through,
+              o.outDir / (std::string("labels_") + name + ".png"));
       if (!o.truth.empty())
-        picture(truthMapped, plane, at, o.outDir / (std::string("reference_") + name + ".png"));
+        picture(truthMapped, plane, at, through,
+                o.outDir / (std::string("reference_") + name + ".png"));
     }
   }
   std::cout << std::fixed << "Segmented in " << std::setprecision(2) << seconds

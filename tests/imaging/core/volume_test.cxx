@@ -75,3 +75,25 @@ TEST(Reslice, SagittalHasHeadUpAndAnteriorLeft) {
   ASSERT_EQ(img.width, 3u);
   EXPECT_EQ(img.values[0], 700); // top-left
 }
+
+TEST(Reslice, CropAroundKeepsThePixelsNearTheCentreAndTheirPositions) {
+  // A 10 x 10 mm axial picture at 1 mm pixels; value = 100 * row + column.
+  Volume v;
+  v.size = {10, 10, 1};
+  v.hu.resize(100);
+  for (std::size_t j = 0; j < 10; ++j)
+    for (std::size_t i = 0; i < 10; ++i)
+      v.hu[v.offset(i, j, 0)] = static_cast<int16_t>(100 * j + i);
+  const PlaneImage img = reslice(v, ViewPlane::Axial, volumeCentreLps(v), 1.0);
+  // Around pixel (column 7, row 2), 2 mm either way: columns 5-9, rows 0-4
+  // (clipped at the top edge, rows -> 0..4).
+  const PlaneImage c = cropAround(img, Vec3{7, 2, 0}, 2.0, 2.0);
+  ASSERT_EQ(c.width, 5u);
+  ASSERT_EQ(c.height, 5u);
+  EXPECT_EQ(c.values[0], 5);                   // row 0, column 5
+  EXPECT_EQ(c.values[4 * 5 + 4], 100 * 4 + 9); // row 4, column 9
+  EXPECT_DOUBLE_EQ(c.topLeftLps.x, 5.0);
+  EXPECT_DOUBLE_EQ(c.topLeftLps.y, 0.0);
+  // Entirely outside: an empty picture, not a crash.
+  EXPECT_EQ(cropAround(img, Vec3{50, 50, 0}, 2.0, 2.0).width, 0u);
+}

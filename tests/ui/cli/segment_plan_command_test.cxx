@@ -42,7 +42,7 @@ TEST(SegmentCommand, WritesLabelsMeshesSegAndSpineJson) {
   ASSERT_EQ(r.exitCode, 0) << r.output;
   for (const char* f :
        {"labels.nrrd", "labels.nii.gz", "spine.json", "segmentation.dcm", "labels_sagittal.png",
-        "labels_coronal.png", "meshes/L4.vtp", "meshes/spinal_canal.vtp"})
+        "labels_coronal.png", "labels_axial.png", "meshes/L4.vtp", "meshes/spinal_canal.vtp"})
     EXPECT_TRUE(fs::exists(out / f)) << f;
   const auto j = readJson(out / "spine.json");
   EXPECT_EQ(j["vertebrae"].size(), 13u);
