@@ -141,6 +141,15 @@ std::string sideName(int s) {
 double spinousSlope(char region) {
   return region == 'T' ? 0.8 : (region == 'C' ? 0.3 : 0.1);
 }
+// Laminae slope down and back in the sagittal plane, so that each one's
+// lower edge lies behind the next one's upper edge (roof tiles): the
+// interlaminar window opens toward caudal-posterior, which is why the
+// paramedian epidural needle comes in from below at 30-45 degrees to the
+// skin. The slope is dz/dy of the lamina's top and bottom faces (tan of
+// ~35 degrees lumbar, ~50 degrees thoracic, where shingling is steeper).
+double laminaSlope(char region) {
+  return region == 'T' ? 1.2 : (region == 'L' ? 0.7 : 0.0);
+}
 double spinousHalfHeight(char region) {
   return region == 'L' || region == 'S' ? 10.0 : (region == 'C' ? 4.0 : 6.0);
 }
@@ -249,8 +258,14 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
 
   // --- Torso: skin, subcutaneous fat, muscle wall, abdominal/thoracic
   // contents, paraspinal muscles. Semi-axes (mm): abdomen ~165 x 120.
+  // The back is flatter than the belly: torsoBack puts the skin ~50-60 mm
+  // behind the dorsal epidural space at T12-L2, the depth at which epidural
+  // series find loss of resistance in most adults (about 4-6 cm).
   const double torsoA = o.cervical ? 62 : 165, torsoB = o.cervical ? 58 : 122;
+  const double torsoBack = o.cervical ? 58 : 100;
   const double torsoCy = o.cervical ? 0 : -5;
+  // Semi-axis toward the front (y < centre) or the back.
+  auto torsoSemiY = [&](double y, double front) { return y < torsoCy ? front : torsoBack; };
   std::mt19937_64 rng(o.seed);
   std::vector<std::pair<Vec3, double>> gasPockets;
   if (!o.cervical) {
@@ -267,7 +282,7 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
     painter.paint(
         bounds,
         [&](Vec3 p) {
-          const double b = p.y < torsoCy ? torsoB * flattenFront : torsoB;
+          const double b = torsoSemiY(p.y, torsoB * flattenFront);
           return ellipseDepth(p.x, p.y - torsoCy, torsoA, b);
         },
         [&](double d) {
@@ -287,15 +302,15 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
           [&, radius = radius, inset = inset](Vec3 p) {
             const double d1 = ellipseDepth(p.x - 38, p.y - (spineY + 62), radius, radius);
             const double d2 = ellipseDepth(p.x + 38, p.y - (spineY + 62), radius, radius);
-            const double inside =
-                ellipseDepth(p.x, p.y - torsoCy, torsoA - inset, torsoB - inset + 2);
+            const double inside = ellipseDepth(p.x, p.y - torsoCy, torsoA - inset,
+                                               torsoSemiY(p.y, torsoB) - inset + 2);
             return std::min(std::max(d1, d2), inside);
           },
           constantHu(hu), 0);
     }
     // The CT table: behind a supine patient, in front of a prone one.
     {
-      const double y0 = o.prone ? torsoCy - torsoB * 0.85 - 14 : torsoCy + torsoB + 3;
+      const double y0 = o.prone ? torsoCy - torsoB * 0.85 - 14 : torsoCy + torsoBack + 3;
       painter.paint(
           {{-190, y0, zBottom}, {190, y0 + 11, zTop}},
           [&, y0](Vec3 p) {
@@ -463,18 +478,25 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
           },
           boneHu(1.0), lab);
     }
-    // Lamina: the posterior arch around the canal.
+    // Lamina: the posterior arch around the canal, its faces sloping down
+    // and back from the canal's dorsal edge (laminaSlope).
     const double archA = s.canalWidth / 2 + s.pedicleWidth, archB = s.canalDepth / 2 + 6.0;
+    const double tilt = laminaSlope(s.region), dorsalEdge = L.canalCentreV + s.canalDepth / 2;
+    const double drop = tilt * (archB - s.canalDepth / 2), rise = tilt * (s.canalDepth / 2 + 1);
     painter.paint(
-        Painter::localBox(f, {-archA, L.canalCentreV - 1, L.laminaBottomW},
-                          {archA, L.canalCentreV + archB, L.laminaTopW}),
+        Painter::localBox(f, {-archA, L.canalCentreV - 1, L.laminaBottomW - drop - 1},
+                          {archA, L.canalCentreV + archB, L.laminaTopW + rise + 1}),
         [=](Vec3 p) {
           const Vec3 q = f.toLocal(p);
           if (q.y < L.canalCentreV) return -1.0;
           const double outer = ellipseDepth(q.x, q.y - L.canalCentreV, archA, archB);
           const double inner =
               -ellipseDepth(q.x, q.y - L.canalCentreV, s.canalWidth / 2, s.canalDepth / 2);
-          return std::min({outer, inner, slabDepth(q.z, L.laminaBottomW, L.laminaTopW)});
+          // The slope is the lamina's, between the articular pillars, which
+          // stay upright columns: full beside the midline, none at the facets.
+          const double medial = std::clamp((L.facetU - std::abs(q.x)) / (0.5 * L.facetU), 0.0, 1.0);
+          const double shift = tilt * medial * (q.y - dorsalEdge);
+          return std::min({outer, inner, slabDepth(q.z + shift, L.laminaBottomW, L.laminaTopW)});
         },
         boneHu(1.0), lab);
     // Spinous process: a plate ~6 mm thick, as tall as spH*2, running
@@ -644,8 +666,9 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
       const double a0 = std::atan2(tubercle.x, tubercle.y - torsoCy);
       for (double d = 0; d <= sweep; d += 3) {
         const double ang = a0 + side * d * kDeg;
-        const double r = 1.0 - 22.0 / torsoB;
-        const Vec3 p{torsoA * r * std::sin(ang), torsoCy + torsoB * r * std::cos(ang),
+        const double b = std::cos(ang) > 0 ? torsoBack : torsoB;
+        const double r = 1.0 - 22.0 / b;
+        const Vec3 p{torsoA * r * std::sin(ang), torsoCy + b * r * std::cos(ang),
                      tubercle.z - 0.28 * d};
         pts.push_back(0.7 * pts.back() + 0.3 * p);
       }
