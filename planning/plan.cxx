@@ -170,7 +170,12 @@ Trajectory evaluatePath(const PathScene& scene, const SpineModel& spine,
   }
   t.score += (t.downTheNeedle.reachable ? 0.5 : -1.0) + (t.progress.reachable ? 0.25 : -0.5);
   if (!t.check.safe) t.score -= 100;
-  why << "; " << fixed1(neural) << " mm from the canal and foramen";
+  if (req.procedure == Procedure::Scs)
+    why << "; " << fixed1(neural)
+        << " mm from the canal and foramen until the last 6 mm, which enter the dorsal epidural "
+           "space";
+  else
+    why << "; " << fixed1(neural) << " mm from the canal and foramen";
   if (t.check.boneClearanceMm < 1e8)
     why << ", " << fixed1(t.check.boneClearanceMm) << " mm from bone on the way";
   why << ", " << fixed1(t.depthMm) << " mm deep";
@@ -207,12 +212,23 @@ std::vector<Trajectory> rankDistinct(std::vector<Trajectory> all, std::size_t ke
 
 std::string commonestViolation(const std::vector<Trajectory>& tried, bool rf, double activeTipMm) {
   std::map<std::string, int> count;
+  // A path whose only fault is the needle's length is worth saying first:
+  // a longer needle reaches it.
+  double shortestSafe = 1e9;
   for (const auto& t : tried) {
+    bool onlyLength = !t.check.violations.empty();
     for (const auto& v : t.check.violations) {
-      // Group by what is crossed, not by where.
+      const bool length = v.rfind("needs ", 0) == 0;
+      onlyLength = onlyLength && length;
+      // Group by what is crossed, not by where ("... of the L1 13.8 mm
+      // before the target" counts as "... of the L1").
       const auto at = v.find(" mm");
-      count[at == std::string::npos ? v : v.substr(0, v.rfind(' ', at))]++;
+      if (length)
+        count["longer than the needle"]++;
+      else
+        count[at == std::string::npos || at == 0 ? v : v.substr(0, v.rfind(' ', at - 1))]++;
     }
+    if (onlyLength) shortestSafe = std::min(shortestSafe, t.check.lengthMm);
     if (t.check.violations.empty() && rf && t.activeTipOnNerveMm < 0.3 * activeTipMm)
       count["lies too far off the nerve for RF (less than 30% of the active tip on it)"]++;
   }
@@ -221,6 +237,9 @@ std::string commonestViolation(const std::vector<Trajectory>& tried, bool rf, do
     ranked.emplace_back(c, k);
   std::sort(ranked.rbegin(), ranked.rend());
   std::string out;
+  if (shortestSafe < 1e8)
+    out = "a path that is otherwise safe needs " + fixed1(shortestSafe) +
+          " mm of needle (plus 5 mm outside the skin): choose a longer needle; ";
   for (std::size_t i = 0; i < ranked.size() && i < 3; ++i)
     out += (i ? "; " : "") + ranked[i].second + " (" + std::to_string(ranked[i].first) + ")";
   return out;
@@ -309,7 +328,10 @@ NervePlan planScs(const PathScene& scene, const SpineModel& spine, const Procedu
   // The dorsal edge of the canal under the window: march forward from the
   // window's midline point until the canal starts; the needle stops 2 mm
   // inside (the dorsal epidural fat), 2 mm to its own side of the midline.
-  const Vec3 w = upper->interlaminarWindowBelow->lps;
+  // The window's landmark projected onto the vertebra's midsagittal plane:
+  // the needle's 2-6 mm offset to its own side counts from the midline.
+  const Vec3 w0 = upper->interlaminarWindowBelow->lps;
+  const Vec3 w = w0 - dot(w0 - ax.origin, ax.left) * ax.left;
   std::optional<Vec3> edge;
   for (double s = -10; s < 25 && !edge; s += 0.25) {
     const Vec3 p = w - s * ax.posterior;
@@ -336,7 +358,7 @@ NervePlan planScs(const PathScene& scene, const SpineModel& spine, const Procedu
     // process's shadow, still in the dorsal epidural space.
     for (double off = 2; off <= 6; off += 2)
       for (double c = 45; c <= 72; c += 2.5)
-        for (double l = 0; l <= 40; l += 5) {
+        for (double l = 0; l <= 25; l += 5) {
           const Vec3 target = *dorsal - 2.0 * ax.posterior + off * sideSign * ax.left;
           const Vec3 out = outward(ax, sideSign, c, l);
           const auto skin = scene.skinAlong(target, out);
@@ -346,8 +368,16 @@ NervePlan planScs(const PathScene& scene, const SpineModel& spine, const Procedu
           t.bone = "dorsal epidural space through the " + entryJoint + " interlaminar window";
           const double toSkin =
               90 - std::acos(std::clamp(dot(out, ax.posterior), -1.0, 1.0)) / kDeg;
-          t.score += c / 10.0 + std::min(t.check.boneClearanceMm, 3.0);
-          t.reasons = fixed1(toSkin) + " degrees to the skin, paramedian from caudal; " + t.reasons;
+          // The skin entry 1-2 cm off the midline (DESIGN.md section 3):
+          // farther out the needle crosses more muscle and meets the
+          // laminae obliquely; closer in it meets the spinous processes.
+          const double offMidline = std::abs(dot(*skin - ax.origin, ax.left));
+          t.score += c / 10.0 + std::min(t.check.boneClearanceMm, 3.0) -
+                     0.15 * std::max(0.0, std::abs(offMidline - 15.0) - 5.0);
+          std::string rest = t.reasons;
+          if (rest.rfind("; ", 0) == 0) rest = rest.substr(2);
+          t.reasons = fixed1(toSkin) + " degrees to the skin, paramedian from caudal, " +
+                      fixed1(offMidline / 10.0) + " cm off the midline; " + rest;
           tried.push_back(std::move(t));
         }
   }

@@ -255,7 +255,9 @@ int main(int argc, char** argv) {
   planVerb->add_option("--side", planOpts.side, "left (default), right or both");
   planVerb->add_option("--position", planOpts.position, "prone (default) or supine");
   planVerb->add_option("--needle", planOpts.needle, "needle length in mm, e.g. 100mm or 150");
-  planVerb->add_option("--gauge", planOpts.gauge, "needle gauge (default 18)");
+  planVerb->add_option(
+      "--gauge", planOpts.gauge,
+      "needle gauge (default: 18 for facet procedures, 14 for an SCS Tuohy needle)");
   planVerb->add_option("--active-tip", planOpts.activeTipMm, "RF active tip in mm (default 10)");
   planVerb->add_option("--entry", planOpts.entry, "SCS interlaminar entry, e.g. T12-L1");
   planVerb->add_option("--tip", planOpts.tip, "SCS lead-tip level, e.g. T8");

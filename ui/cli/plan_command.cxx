@@ -203,7 +203,7 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
     }
     req.prone = o.position != "supine";
     req.needle.lengthMm = std::stod(o.needle); // "100mm" reads as 100
-    req.needle.gauge = o.gauge;
+    req.needle.gauge = o.gauge > 0 ? o.gauge : (req.procedure == Procedure::Scs ? 14 : 18);
     req.needle.activeTipMm = o.activeTipMm;
   } catch (const std::invalid_argument& e) {
     std::cerr << "error: " << e.what() << "\n";
