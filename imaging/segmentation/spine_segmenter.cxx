@@ -827,17 +827,41 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
 void renameLevels(SpineModel& model, std::size_t index, const std::string& level) {
   if (index >= model.vertebrae.size())
     throw std::out_of_range("no vertebra " + std::to_string(index));
-  int anchor = 0;
-  for (int v = 1; v <= 28; ++v)
-    if (verseLevelName(v) == level) anchor = v;
+  const int anchor = verseLabelOf(level);
   if (anchor == 0) throw std::invalid_argument("unknown level " + level);
+  if (model.vertebrae[index].label == spine_label::kSacrum || anchor == spine_label::kSacrum)
+    throw std::invalid_argument("the sacrum keeps its name: rename a mobile vertebra instead");
+  // The mobile levels in order, cranial to caudal: a T13 only when the user
+  // names one (13 rib pairs); an L6 whenever the count runs past L5 above
+  // the sacrum (6 lumbar vertebrae).
+  std::vector<int> order;
+  for (int v = 1; v <= 19; ++v)
+    order.push_back(v);
+  if (anchor == spine_label::kT13) order.push_back(spine_label::kT13);
+  for (int v = 20; v <= 24; ++v)
+    order.push_back(v);
+  order.push_back(25);
+  const long at = long(std::find(order.begin(), order.end(), anchor) - order.begin());
+  // Vertebrae are cranial to caudal; the sacrum, if any, stays the sacrum.
   std::map<int16_t, int16_t> remap;
+  std::vector<int> newLabels(model.vertebrae.size());
+  for (std::size_t m = 0; m < model.vertebrae.size(); ++m) {
+    if (model.vertebrae[m].label == spine_label::kSacrum) {
+      newLabels[m] = spine_label::kSacrum;
+      continue;
+    }
+    const long pos = at + long(m) - long(index);
+    if (pos < 0 || pos >= long(order.size()))
+      throw std::invalid_argument("naming vertebra " + std::to_string(index + 1) + " " + level +
+                                  " leaves vertebra " + std::to_string(m + 1) +
+                                  " without a level name");
+    newLabels[m] = order[std::size_t(pos)];
+  }
   for (std::size_t m = 0; m < model.vertebrae.size(); ++m) {
     VertebraModel& v = model.vertebrae[m];
-    const int newLabel = anchor + int(m) - int(index);
-    remap[static_cast<int16_t>(v.label)] = static_cast<int16_t>(newLabel);
-    v.label = newLabel;
-    v.level = verseLevelName(newLabel);
+    remap[static_cast<int16_t>(v.label)] = static_cast<int16_t>(newLabels[m]);
+    v.label = newLabels[m];
+    v.level = verseLevelName(newLabels[m]);
     v.namingCertain = true;
     v.alternatives.clear();
   }

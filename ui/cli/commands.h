@@ -21,6 +21,7 @@ struct SegmentOptions {
   std::filesystem::path ctPath, outDir = "segmentation";
   std::filesystem::path truth;       // optional label map for Dice
   std::string truthScheme = "verse"; // or "totalsegmentator"
+  std::string relabel;               // "L5=L4": the user's correction of the naming
 };
 } // namespace fluoroplan::cli
 #include "imaging/core/progress.h"
@@ -39,6 +40,8 @@ struct PlanCliOptions {
   std::string needle = "100";         // length, "100mm" or "150"
   double gauge = 0, activeTipMm = 10; // gauge 0: by procedure (RF 18 G, SCS Tuohy 14 G)
   std::string entry, tip;             // SCS
+  std::filesystem::path spine;        // a `segment` output folder to plan on (else segment)
+  std::string relabel;                // "L5=L4": the user's correction of the naming
 };
 int planCommand(const PlanCliOptions& options, const Volume& ct, const ProgressCallback& progress);
 

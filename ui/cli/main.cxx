@@ -244,6 +244,8 @@ int main(int argc, char** argv) {
   segment->add_option("--out", seg.outDir, "output folder");
   segment->add_option("--truth", seg.truth, "reference label map to report Dice against");
   segment->add_option("--truth-scheme", seg.truthScheme, "verse (default) or totalsegmentator");
+  segment->add_option("--relabel", seg.relabel,
+                      "correct the naming: OLD=NEW, e.g. L5=L4 (the one named L5 is L4)");
   segment->add_flag("-q,--quiet", quiet, "no progress line");
 
   PlanCliOptions planOpts;
@@ -261,6 +263,10 @@ int main(int argc, char** argv) {
   planVerb->add_option("--active-tip", planOpts.activeTipMm, "RF active tip in mm (default 10)");
   planVerb->add_option("--entry", planOpts.entry, "SCS interlaminar entry, e.g. T12-L1");
   planVerb->add_option("--tip", planOpts.tip, "SCS lead-tip level, e.g. T8");
+  planVerb->add_option("--spine", planOpts.spine,
+                       "plan on this `fluoroplan segment` output folder instead of segmenting");
+  planVerb->add_option("--relabel", planOpts.relabel,
+                       "correct the naming: OLD=NEW, e.g. L5=L4 (the one named L5 is L4)");
   planVerb->add_option("--out", planOpts.outDir, "output folder");
   planVerb->add_flag("-q,--quiet", quiet, "no progress line");
 

@@ -18,6 +18,7 @@
 #include "planning/plan.h"
 #include "ui/cli/commands.h"
 #include "ui/cli/json_values.h"
+#include "ui/cli/spine_json.h"
 
 namespace fluoroplan::cli {
 namespace fs = std::filesystem;
@@ -212,10 +213,21 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
   const auto t0 = std::chrono::steady_clock::now();
   SpineModel spine;
   try {
-    spine = segmentSpine(ct, {}, progress);
+    spine = o.spine.empty() ? segmentSpine(ct, {}, progress) : readSpineFolder(o.spine, ct);
   } catch (const NoSpineFound& e) {
     std::cerr << "error: " << o.ctPath.string() << ": " << e.what() << "\n";
     return kInputProblem;
+  } catch (const SpineFileError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kInputProblem;
+  }
+  if (!o.relabel.empty()) {
+    try {
+      applyRelabel(spine, o.relabel);
+    } catch (const std::exception& e) {
+      std::cerr << "error: " << e.what() << "\n";
+      return kUsage;
+    }
   }
   const auto t1 = std::chrono::steady_clock::now();
   const Plan plan = planProcedure(ct, spine, req, {}, progress);
@@ -240,7 +252,9 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
     j["levels"].push_back(v.level);
   j["naming"] = {{"certain", spine.namingCertain}, {"evidence", spine.namingEvidence}};
   j["warnings"] = plan.warnings;
-  j["seconds"] = {{"segmentation", segS}, {"planning", planS}};
+  j["spine"] = o.spine.empty() ? json("segmented from the CT") : json(o.spine.string());
+  j["seconds"] = {{o.spine.empty() ? "segmentation" : "reading the spine", segS},
+                  {"planning", planS}};
   j["trajectories"] = json::array();
   j["not_planned"] = json::array();
   for (const auto& n : plan.needles) {
@@ -360,7 +374,8 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
   std::cout << procedureName(req.procedure) << ", " << (req.joints.empty() ? "" : o.joints + ", ")
             << o.side << ", " << (req.prone ? "prone" : "supine") << ", " << req.needle.gauge
             << " G " << req.needle.lengthMm << " mm needle: " << plan.needles.size()
-            << " needle(s); segmentation " << segS << " s, planning " << planS << " s\n";
+            << " needle(s); " << (o.spine.empty() ? "segmentation " : "spine read in ") << segS
+            << " s, planning " << planS << " s\n";
   for (const auto& w : plan.warnings)
     std::cout << "  warning: " << w << "\n";
   for (const auto& n : plan.needles) {

@@ -15,6 +15,7 @@
 #include "imaging/segmentation/spine_segmenter.h"
 #include "ui/cli/commands.h"
 #include "ui/cli/json_values.h"
+#include "ui/cli/spine_json.h"
 
 namespace fluoroplan::cli {
 namespace fs = std::filesystem;
@@ -38,9 +39,6 @@ Volume onGridOf(const Volume& grid, const Volume& labels) {
   return out;
 }
 
-json landmark(const Landmark& l) {
-  return {{"lps", vec(l.lps)}, {"confidence", l.confidence}, {"method", l.method}};
-}
 } // namespace
 
 int segmentCommand(const SegmentOptions& o, const Volume& ct, const SegmentationSource* source,
@@ -55,49 +53,21 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const Segmentation
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!o.relabel.empty()) {
+    try {
+      applyRelabel(model, o.relabel);
+    } catch (const std::exception& e) {
+      std::cerr << "error: " << e.what() << "\n";
+      return kUsage;
+    }
+  }
   fs::create_directories(o.outDir);
   writeVolumeFile(model.labels, o.outDir / "labels.nrrd");
   writeVolumeFile(model.labels, o.outDir / "labels.nii.gz");
-  json j;
+  json j = spineModelJson(model);
   j["ct"] = o.ctPath.string();
   j["coordinates"] = "DICOM patient LPS, millimetres";
-  j["naming_evidence"] = model.namingEvidence;
-  j["naming_certain"] = model.namingCertain;
   j["seconds"] = seconds;
-  j["vertebrae"] = json::array();
-  for (const auto& v : model.vertebrae) {
-    json jv = {{"level", v.level},
-               {"label", v.label},
-               {"naming_certain", v.namingCertain},
-               {"alternatives", v.alternatives},
-               {"ribs", v.ribs},
-               {"partial", v.partial},
-               {"volume_ml", v.volumeMl},
-               {"body_centroid", landmark(v.bodyCentroid)},
-               {"superior_endplate", landmark(v.superiorEndplate)},
-               {"inferior_endplate", landmark(v.inferiorEndplate)}};
-    auto optional = [&](const char* key, const std::optional<Landmark>& l) {
-      if (l) jv[key] = landmark(*l);
-    };
-    optional("pedicle_left", v.pedicleLeft);
-    optional("pedicle_right", v.pedicleRight);
-    optional("transverse_tip_left", v.transverseTipLeft);
-    optional("transverse_tip_right", v.transverseTipRight);
-    optional("lamina", v.lamina);
-    optional("spinous_tip", v.spinousTip);
-    optional("interlaminar_window_below", v.interlaminarWindowBelow);
-    optional("superior_articular_process_left", v.superiorArticularLeft);
-    optional("superior_articular_process_right", v.superiorArticularRight);
-    optional("inferior_articular_process_left", v.inferiorArticularLeft);
-    optional("inferior_articular_process_right", v.inferiorArticularRight);
-    optional("transverse_process_root_left", v.transverseRootLeft);
-    optional("transverse_process_root_right", v.transverseRootRight);
-    jv["axes"] = {{"origin", vec(v.axes.origin)},
-                  {"left", vec(v.axes.left)},
-                  {"posterior", vec(v.axes.posterior)},
-                  {"cranial", vec(v.axes.cranial)}};
-    j["vertebrae"].push_back(jv);
-  }
   // Nerve courses keyed by nerve and side, naming the bone they lie on.
   const std::vector<NerveCourse> nerves = nerveCourses(model);
   j["nerves"] = json::array();
@@ -112,10 +82,6 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const Segmentation
     }
     j["nerves"].push_back(jn);
   }
-  j["canal_centreline"] = json::array();
-  for (std::size_t i = 0; i < model.canalCentrelineLps.size(); ++i)
-    j["canal_centreline"].push_back(
-        {{"point", vec(model.canalCentrelineLps[i])}, {"radius_mm", model.canalRadiusMm[i]}});
   if (!o.truth.empty()) {
     Volume mapped = onGridOf(model.labels, readVolumeFile(o.truth));
     if (o.truthScheme == "totalsegmentator")

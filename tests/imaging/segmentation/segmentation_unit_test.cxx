@@ -65,6 +65,36 @@ TEST(SpineSegmenter, RenameLevelsRewritesLabelsAndNames) {
   EXPECT_THROW(renameLevels(m, 0, "X9"), std::invalid_argument);
 }
 
+TEST(SpineSegmenter, RenameLevelsKeepsTheSacrumAndCountsAcrossT12L1) {
+  // T12, L1, sacrum: the user says the first is L1 (13 rib pairs or a miscount).
+  SpineModel m;
+  m.labels.size = {4, 1, 1};
+  m.labels.hu = {19, 20, 26, 0};
+  m.vertebrae.resize(3);
+  const int labels[] = {19, 20, 26};
+  for (int i = 0; i < 3; ++i) {
+    m.vertebrae[std::size_t(i)].label = labels[i];
+    m.vertebrae[std::size_t(i)].level = verseLevelName(labels[i]);
+  }
+  renameLevels(m, 0, "L1");
+  EXPECT_EQ(m.vertebrae[0].level, "L1");
+  EXPECT_EQ(m.vertebrae[1].level, "L2");
+  EXPECT_EQ(m.vertebrae[2].level, "sacrum");
+  EXPECT_EQ(m.labels.hu[0], 20);
+  EXPECT_EQ(m.labels.hu[1], 21);
+  EXPECT_EQ(m.labels.hu[2], 26);
+  // Counting up across the thoracolumbar junction, and into an L6.
+  renameLevels(m, 1, "L1");
+  EXPECT_EQ(m.vertebrae[0].level, "T12");
+  renameLevels(m, 1, "L6");
+  EXPECT_EQ(m.vertebrae[0].level, "L5");
+  EXPECT_EQ(m.labels.hu[1], 25);
+  renameLevels(m, 0, "T13"); // 13 rib pairs: T13 then L1
+  EXPECT_EQ(m.vertebrae[1].level, "L1");
+  EXPECT_THROW(renameLevels(m, 2, "L5"), std::invalid_argument); // the sacrum
+  EXPECT_THROW(renameLevels(m, 1, "C1"), std::invalid_argument); // nothing above C1
+}
+
 TEST(Dice, KnownOverlap) {
   Volume a, b;
   a.size = b.size = {4, 1, 1};

@@ -147,6 +147,73 @@ TEST(PlanCommand, WritesPlanJsonMarkupsAndPictures) {
   EXPECT_NE(r.output.find("L4 medial branch, left"), std::string::npos) << r.output;
 }
 
+// `plan --spine DIR` stands on a saved segmentation: the same trajectories
+// as segmenting again; a naming correction moves every target with the
+// names (L4=L5 makes the L4-L5 request land where L3-L4 did); another CT's
+// segmentation, a broken spine.json or an unknown name are refused clearly.
+TEST(PlanCommand, PlansOnASavedSegmentationAndFollowsARelabelling) {
+  const fs::path seg = freshDir("plan_spine_seg"), a = freshDir("plan_spine_a"),
+                 b = freshDir("plan_spine_b"), c = freshDir("plan_spine_c"),
+                 d = freshDir("plan_spine_d");
+  const std::string ct = "'" + (kCase / "ct_prone").string() + "'";
+  ASSERT_EQ(run("segment " + ct + " --out '" + seg.string() + "' -q").exitCode, 0);
+  const std::string common = " --side left --needle 150 -q";
+  const CommandResult fresh =
+      run("plan " + ct + " --joints L4-L5" + common + " --out '" + a.string() + "'");
+  ASSERT_EQ(fresh.exitCode, 0) << fresh.output;
+  const CommandResult saved = run("plan " + ct + " --spine '" + seg.string() + "' --joints L4-L5" +
+                                  common + " --out '" + b.string() + "'");
+  ASSERT_EQ(saved.exitCode, 0) << saved.output;
+  EXPECT_NE(saved.output.find("spine read in"), std::string::npos) << saved.output;
+  const auto ja = readJson(a / "plan.json"), jb = readJson(b / "plan.json");
+  ASSERT_EQ(ja["trajectories"].size(), jb["trajectories"].size());
+  for (std::size_t i = 0; i < ja["trajectories"].size(); ++i)
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_NEAR(ja["trajectories"][i]["target"][k].get<double>(),
+                  jb["trajectories"][i]["target"][k].get<double>(), 1e-6);
+      EXPECT_NEAR(ja["trajectories"][i]["entry"][k].get<double>(),
+                  jb["trajectories"][i]["entry"][k].get<double>(), 1e-6);
+    }
+  // Renamed: the vertebra called L4 is L5; L4-L5 now means the old L3-L4.
+  ASSERT_EQ(run("plan " + ct + " --spine '" + seg.string() + "' --joints L3-L4" + common +
+                " --out '" + c.string() + "'")
+                .exitCode,
+            0);
+  const CommandResult renamed =
+      run("plan " + ct + " --spine '" + seg.string() + "' --relabel L4=L5 --joints L4-L5" + common +
+          " --out '" + d.string() + "'");
+  ASSERT_EQ(renamed.exitCode, 0) << renamed.output;
+  const auto jc = readJson(c / "plan.json"), jd = readJson(d / "plan.json");
+  ASSERT_EQ(jc["trajectories"].size(), 2u);
+  ASSERT_EQ(jd["trajectories"].size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i)
+    for (int k = 0; k < 3; ++k)
+      EXPECT_NEAR(jc["trajectories"][i]["target"][k].get<double>(),
+                  jd["trajectories"][i]["target"][k].get<double>(), 1e-6);
+  EXPECT_EQ(jd["trajectories"][0]["for"], "L3 medial branch") << jd["trajectories"][0];
+  EXPECT_EQ(jc["trajectories"][0]["for"], "L2 medial branch") << jc["trajectories"][0];
+
+  // Refusals, each naming the file or the name.
+  const CommandResult other = run("plan '" + (kCase / "ct_supine").string() + "' --spine '" +
+                                  seg.string() + "' --joints L4-L5 -q --out '" + d.string() + "'");
+  EXPECT_EQ(other.exitCode, 1);
+  EXPECT_NE(other.output.find("labels.nrrd: the label map is not on this CT's grid"),
+            std::string::npos)
+      << other.output;
+  const fs::path broken = freshDir("plan_spine_broken");
+  fs::copy_file(seg / "labels.nrrd", broken / "labels.nrrd");
+  std::ofstream(broken / "spine.json") << "{\"vertebrae\": [{\"level\": \"L4\"}]}";
+  const CommandResult bad = run("plan " + ct + " --spine '" + broken.string() +
+                                "' --joints L4-L5 -q --out '" + d.string() + "'");
+  EXPECT_EQ(bad.exitCode, 1);
+  EXPECT_NE(bad.output.find((broken / "spine.json").string()), std::string::npos) << bad.output;
+  const CommandResult unknown =
+      run("plan " + ct + " --spine '" + seg.string() +
+          "' --relabel X4=L5 --joints L4-L5 -q --out '" + d.string() + "'");
+  EXPECT_EQ(unknown.exitCode, 2);
+  EXPECT_NE(unknown.output.find("no vertebra is named X4"), std::string::npos) << unknown.output;
+}
+
 TEST(PlanCommand, BadRequestsAreUsageErrors) {
   const fs::path out = freshDir("plan_bad");
   const std::string ct = "'" + (kCase / "ct_supine").string() + "'";
