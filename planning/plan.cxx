@@ -276,6 +276,8 @@ NervePlan planFacetNerve(const PathScene& scene, const SpineModel& spine,
   // the bone, within the tip allowance), so the active tip crosses the
   // nerve rather than leaving it at the tip.
   const std::vector<double> beyond = rf ? std::vector<double>{0.0, 1.0} : std::vector<double>{0.0};
+  std::size_t leftTheScan = 0, directions = 0;
+  double steepestInScan = -1;
   for (const Vec3& onNerve : targets)
     for (double c = 0; c <= cMax; c += 5)
       for (double l = 0; l <= lMax; l += 5) {
@@ -283,7 +285,12 @@ NervePlan planFacetNerve(const PathScene& scene, const SpineModel& spine,
         for (double d : beyond) {
           const Vec3 target = onNerve - d * out;
           const auto skin = scene.skinAlong(target, out);
-          if (!skin) continue;
+          ++directions;
+          if (!skin) {
+            ++leftTheScan;
+            continue;
+          }
+          steepestInScan = std::max(steepestInScan, c);
           tried.push_back(evaluatePath(scene, spine, req, &course, course.side, *skin, target, o));
         }
       }
@@ -305,7 +312,15 @@ NervePlan planFacetNerve(const PathScene& scene, const SpineModel& spine,
     np.best->reasons +=
         "; NOTE only " + fixed1(np.best->activeTipOnNerveMm) +
         " mm of the active tip lies on the nerve (goal 80%): no safe path within the "
-        "C-arm's tilt runs more parallel to it";
+        "C-arm's tilt runs more parallel to it" +
+        (leftTheScan * 4 > directions && steepestInScan < cMax
+             ? "; " + std::to_string(leftTheScan) + " of " + std::to_string(directions) +
+                   " candidate directions leave the scan before the skin (none tilted more "
+                   "than " +
+                   fixed1(steepestInScan) +
+                   " degrees caudal stays in it): a scan reaching further caudal would allow "
+                   "a more parallel path"
+             : std::string());
   return np;
 }
 

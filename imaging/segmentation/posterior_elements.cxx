@@ -70,7 +70,18 @@ VertebraAxes axesOf(const SpineModel& m, const VertebraModel& v) {
       --lo;
     while (hi + 1 < c.size() && norm(c[hi + 1] - c[i]) < 10)
       ++hi;
-    if (norm(c[lo] - c[hi]) > 8) cranial = c[lo] - c[hi]; // centreline runs cranial to caudal
+    if (norm(c[lo] - c[hi]) > 8) {
+      // The centreline runs cranial to caudal. Where the canal's detection
+      // jitters (a short, noisy scan), its direction can swing far from the
+      // disc's: the disc plane then decides (the two agree within a few
+      // degrees on a clean scan).
+      Vec3 along = normalized(c[lo] - c[hi]);
+      if (along.z < 0) along = -1.0 * along;
+      const bool haveDisc = norm(v.endplateNormalLps) > 0.5;
+      if (!haveDisc || dot(along, normalized(cranial.z < 0 ? -1.0 * cranial : cranial)) >
+                           std::cos(15.0 * 3.14159265358979 / 180))
+        cranial = along;
+    }
   }
   if (cranial.z < 0) cranial = -1.0 * cranial; // LPS +z is toward the head
   cranial = normalized(cranial);

@@ -3,8 +3,10 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "imaging/dicom/study_inventory.h"
 #include "imaging/io/image_2d.h"
@@ -200,4 +202,36 @@ TEST(RealData, SegmentCommandOnTheAnonymisedSeries) {
   for (const char* f : {"labels.nrrd", "spine.json", "meshes/T12.vtp", "labels_sagittal.png"})
     EXPECT_TRUE(fs::exists(out / f)) << f;
   EXPECT_FALSE(fs::exists(out / "segmentation.dcm"));
+}
+
+// Issue 5 on the real series: a T11-T12 plan on both sides. Of the four
+// nerves, three cross bone the 40 mm scan cuts and are listed with that
+// reason; the right T11 medial branch gets a path that is safe in the scan,
+// with the note that the short scan forbids a more parallel one.
+TEST(RealData, PlanT11T12BothSidesOnTheAnonymisedSeries) {
+  const fs::path out = fs::temp_directory_path() / "fluoroplan_realdata_plan";
+  fs::remove_all(out);
+  const std::string cmd =
+      std::string(FLUOROPLAN_BINARY) + " plan '" + (kData / "ct_thoracolumbar_j2k").string() +
+      "' --joints T11-T12 --side both --out '" + out.string() + "' -q 2>&1; echo \"exit=$?\"";
+  const std::string text = runCommand(cmd);
+  EXPECT_NE(text.find("exit=1"), std::string::npos) << text; // some needles unplanned
+  EXPECT_NE(text.find("T10 medial branch, left: NOT PLANNED: no target: the T11 is cut"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("T10 medial branch, right: NOT PLANNED: no target"), std::string::npos)
+      << text;
+  std::ifstream in(out / "plan.json");
+  const auto j = nlohmann::json::parse(in);
+  ASSERT_EQ(j["trajectories"].size() + j["not_planned"].size(), 4u) << text;
+  for (const auto& t : j["trajectories"]) {
+    EXPECT_TRUE(t["safe"].get<bool>());
+    // Right is -x in LPS.
+    EXPECT_EQ(t["side"], "right");
+    EXPECT_LT(t["entry"][0].get<double>(), 0);
+    EXPECT_NE(t["reasons"].get<std::string>().find("leave the scan before the skin"),
+              std::string::npos)
+        << t["reasons"];
+  }
+  EXPECT_GE(j["trajectories"].size(), 1u) << text;
 }
