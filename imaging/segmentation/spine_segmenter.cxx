@@ -147,7 +147,9 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
           }
           centre = (1.0 / double(comp.size())) * centre;
           hu /= double(comp.size());
-          if (hu > 120) continue;
+          // CSF, cord and epidural fat average well under 60 HU; a faint
+          // (osteoporotic) body enclosed by its cortex is 100 HU or more.
+          if (hu > 60) continue;
           // A vertebral body lies in front of the canal (anterior is -y).
           const double rad = std::sqrt(area / 3.14159);
           std::size_t in = 0, all = 0;
@@ -224,12 +226,34 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     }
     centre = sm;
   }
-  auto tangentAt = [&](std::size_t K) {
-    const std::size_t a = K >= K0 + 3 ? K - 3 : K0, b = std::min(K1, K + 3);
-    Vec3 t = normalized(centre[b] - centre[a]);
-    if (t.z < 0) t = -1.0 * t;
-    return t;
-  };
+  // The canal's direction: a least-squares line through the centres within
+  // +-12 mm along z (the slices are axial, so x and y are functions of z).
+  // A short baseline turned the canal's detection jitter (a few mm where
+  // foramina open its wall) into tilts of 30-40 degrees on a real scan.
+  const std::vector<Vec3> tangents = [&] {
+    std::vector<Vec3> out(D, Vec3{0, 0, 1});
+    const long half = std::max(3L, std::lround(12.0 / c.spacingMm.z));
+    for (std::size_t K = K0; K <= K1; ++K) {
+      const std::size_t a = std::size_t(std::max(long(K0), long(K) - half)),
+                        b = std::min(K1, K + std::size_t(half));
+      double n = 0, sz = 0, sx = 0, sy = 0, szz = 0, szx = 0, szy = 0;
+      for (std::size_t k = a; k <= b; ++k) {
+        const Vec3 p = centre[k];
+        n += 1;
+        sz += p.z;
+        sx += p.x;
+        sy += p.y;
+        szz += p.z * p.z;
+        szx += p.z * p.x;
+        szy += p.z * p.y;
+      }
+      const double den = n * szz - sz * sz;
+      if (n < 2 || std::abs(den) < 1e-9) continue;
+      out[K] = normalized(Vec3{(n * szx - sz * sx) / den, (n * szy - sz * sy) / den, 1.0});
+    }
+    return out;
+  }();
+  auto tangentAt = [&](std::size_t K) { return tangents[std::clamp(K, K0, K1)]; };
   auto anteriorAt = [&](Vec3 t) { return normalized(Vec3{0, -1, 0} - dot(Vec3{0, -1, 0}, t) * t); };
 
   // --- 2. Bone profile across the canal's course; discs are its dips.
@@ -237,6 +261,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
   // half-way between a disc (~80 HU) and this scan's cancellous bone (the
   // median density in front of the canal).
   double profileHu = boneHu;
+  double cancellousMedianHu = 200;
   {
     std::vector<int16_t> body;
     for (std::size_t K = K0; K <= K1; ++K) {
@@ -251,6 +276,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     }
     if (!body.empty()) {
       std::nth_element(body.begin(), body.begin() + body.size() / 2, body.end());
+      cancellousMedianHu = body[body.size() / 2];
       profileHu = std::clamp(0.5 * (80.0 + body[body.size() / 2]), 100.0, boneHu);
     }
   }
@@ -296,7 +322,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
         if (std::abs(arc[k] - arc[K]) <= 18) localMax = std::max(localMax, sm[k]);
       }
       if (sm[K] > localMin || sm[K] > 0.6 * localMax || localMax < 0.25) continue;
-      if (arc[K] - arc[K0] < 4 || arc[K1] - arc[K] < 4) continue;
+      if (arc[K] - arc[K0] < 2.5 || arc[K1] - arc[K] < 2.5) continue;
       if (!discs.empty() && arc[K] - arc[discs.back()] < o.minDiscSpacingMm) {
         if (sm[K] < sm[discs.back()]) discs.back() = K;
         continue;
@@ -361,6 +387,14 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
       spineHu.empty() ? 1000 : spineHu[std::size_t(0.995 * double(spineHu.size() - 1))];
   const double edge = std::clamp(0.5 * (40 + cortex), 250.0, 700.0);
   const std::size_t w = ct.size[0], h = ct.size[1], d = ct.size[2];
+  // Faint bone (osteoporosis, a soft kernel, low dose): the half-way edge
+  // misses cortex and posterior elements of 150-350 HU. Away from any
+  // cortex denser than the edge (2 voxels in plane, and the slices above
+  // and below), a voxel is also bone when its 3 x 3 neighbourhood is denser
+  // than soft tissue and it is at least half-way up to its brightest
+  // neighbour (not a partial-volume rim). Near dense cortex the edge alone
+  // decides, so joint spaces stay open.
+  const double lowHu = std::clamp(0.5 * (50.0 + cancellousMedianHu), 115.0, edge);
   std::vector<uint8_t> bone(ct.voxelCount(), 0);
   parallelFor(
       d, o.threads,
@@ -369,6 +403,31 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
         const std::size_t base = k * w * h;
         for (std::size_t n = 0; n < w * h; ++n)
           m[n] = ct.hu[base + n] > edge;
+        for (std::size_t j = 1; j + 1 < h; ++j)
+          for (std::size_t i = 1; i + 1 < w; ++i) {
+            const std::size_t n = j * w + i;
+            if (m[n]) continue;
+            int sum = 0;
+            int16_t hi = ct.hu[base + n];
+            for (std::size_t y = j - 1; y <= j + 1; ++y)
+              for (std::size_t x = i - 1; x <= i + 1; ++x) {
+                sum += ct.hu[base + y * w + x];
+                hi = std::max(hi, ct.hu[base + y * w + x]);
+              }
+            // Next to cortex denser than the edge (in plane, or in the
+            // slices above and below: a joint space seen obliquely by thin
+            // slices) the edge holds, so a joint space's partial volume
+            // between two cortices stays open.
+            if (hi > edge || sum <= 9 * lowHu || ct.hu[base + n] < 0.5 * (40.0 + hi)) continue;
+            int16_t near = hi;
+            for (std::size_t kk : {k - 1, k + 1}) {
+              if (kk >= d) continue; // k - 1 wraps below 0
+              for (std::size_t y = j - 1; y <= j + 1; ++y)
+                for (std::size_t x = i - 1; x <= i + 1; ++x)
+                  near = std::max(near, ct.hu[kk * w * h + y * w + x]);
+            }
+            m[n] = near <= edge;
+          }
         std::vector<uint8_t> inHole(w * h, 0);
         for (const auto& comp : holes(m, w, h)) {
           double hu = 0;
@@ -403,12 +462,54 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
   std::fill(labels.hu.begin(), labels.hu.end(), int16_t{0});
   std::vector<uint8_t> allowed(ct.voxelCount(), 0);
   auto coarseK = [&](std::size_t k) { return std::min(D - 1, k / f[2]); };
+  // The body's front per slice, measured from the canal forward along the
+  // midline: the last bone before 3 mm without any. Markers stay behind it
+  // and the flood within 10 mm of it (osteophytes), so the aorta's
+  // calcified wall in front of a thoracic body never seeds or joins it.
+  std::vector<double> bodyFront(d, 1e9);
+  for (std::size_t k = 0; k < d; ++k) {
+    const std::size_t K = std::clamp(coarseK(k), K0, K1);
+    const Vec3 a = anteriorAt(tangentAt(K));
+    const double z = ct.indexToLps({0, 0, double(k)}).z;
+    double lastBone = -1;
+    for (double r = radius[K] + 1; r < radius[K] + 70; r += 0.5) {
+      Vec3 q = centre[K] + r * a;
+      q.z = z;
+      const Vec3 idx = ct.lpsToIndex(q);
+      if (!ct.containsIndex(idx)) break;
+      if (bone[ct.offset(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)), k)])
+        lastBone = r;
+      else if (lastBone > radius[K] + 10 && r - lastBone >= 3) {
+        bodyFront[k] = lastBone;
+        break;
+      }
+    }
+  }
+  {
+    // A slice through a disc or an endplate gap measures nothing useful:
+    // the median over +-8 mm.
+    std::vector<double> sm(bodyFront);
+    const long half = std::max(1L, std::lround(8.0 / ct.spacingMm.z));
+    for (long k = 0; k < long(d); ++k) {
+      std::vector<double> win;
+      for (long t = std::max(0L, k - half); t <= std::min(long(d) - 1, k + half); ++t)
+        if (bodyFront[std::size_t(t)] < 1e8) win.push_back(bodyFront[std::size_t(t)]);
+      if (win.size() >= 3) {
+        std::nth_element(win.begin(), win.begin() + long(win.size() / 2), win.end());
+        sm[std::size_t(k)] = win[win.size() / 2];
+      } else {
+        sm[std::size_t(k)] = 1e9;
+      }
+    }
+    bodyFront = sm;
+  }
   for (std::size_t k = 0; k < d; ++k) {
     // Beyond the canal's ends (the sacrum's tip, say) the nearest end's
     // frame is used, up to 60 mm away.
     const std::size_t K = std::clamp(coarseK(k), K0, K1);
     if (std::abs(double(coarseK(k)) - double(K)) * c.spacingMm.z > 60) continue;
     const Vec3 t = tangentAt(K), a = anteriorAt(t), l = cross(t, a);
+    const double front = bodyFront[k];
     for (std::size_t j = 0; j < h; ++j)
       for (std::size_t i = 0; i < w; ++i) {
         const std::size_t o3 = ct.offset(i, j, k);
@@ -416,9 +517,12 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
         const Vec3 p = ct.indexToLps({double(i), double(j), double(k)});
         const Vec3 rel = p - centre[K];
         const double ant = dot(rel, a), lat = dot(rel, l);
-        if (std::abs(lat) > o.ribSearchMm || ant > radius[K] + 60 || ant < -85) continue;
+        if (std::abs(lat) > o.ribSearchMm || ant > std::min(radius[K] + 60, front + 10) ||
+            ant < -85)
+          continue;
         allowed[o3] = 1;
-        if (ant > radius[K] + 3 && ant < radius[K] + 45 && std::abs(lat) < 14) {
+        if (ant > radius[K] + 3 && ant < std::min(radius[K] + 45, front - 3) &&
+            std::abs(lat) < 14) {
           // Markers only in the middle half of each body: a disc plane a few
           // mm off must not seed a vertebra with its neighbour's label.
           const int s = segmentOf(p, 0.0);
@@ -481,6 +585,12 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
       std::vector<uint8_t> closed = closeSquare(m, w, h, r);
       for (const auto& comp : holes(closed, w, h)) {
         if (double(comp.size()) * ct.spacingMm.x * ct.spacingMm.y > 2500) continue;
+        // Blood or soft tissue ringed by bone-dense wall (a calcified aorta
+        // against the body) is not marrow.
+        double mean = 0;
+        for (std::size_t p : comp)
+          mean += ct.hu[base + p];
+        if (mean < 90.0 * double(comp.size())) continue;
         // A hole may reach the canal (through the basivertebral foramen, say):
         // the canal itself stays open, the bone around it is filled.
         for (std::size_t p : comp) {

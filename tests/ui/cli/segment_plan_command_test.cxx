@@ -186,10 +186,13 @@ TEST(PlanCommand, PlansOnASavedSegmentationAndFollowsARelabelling) {
   const auto jc = readJson(c / "plan.json"), jd = readJson(d / "plan.json");
   ASSERT_EQ(jc["trajectories"].size(), 2u);
   ASSERT_EQ(jd["trajectories"].size(), 2u);
+  // The same nerves: targets on the same courses. (Not to the micrometre:
+  // rules that follow the names, such as the kidney's levels T11-L3, now
+  // apply to other bones, so a neighbouring candidate on the course can win.)
   for (std::size_t i = 0; i < 2; ++i)
     for (int k = 0; k < 3; ++k)
       EXPECT_NEAR(jc["trajectories"][i]["target"][k].get<double>(),
-                  jd["trajectories"][i]["target"][k].get<double>(), 1e-6);
+                  jd["trajectories"][i]["target"][k].get<double>(), 1.0);
   EXPECT_EQ(jd["trajectories"][0]["for"], "L3 medial branch") << jd["trajectories"][0];
   EXPECT_EQ(jc["trajectories"][0]["for"], "L2 medial branch") << jc["trajectories"][0];
 
