@@ -30,6 +30,7 @@ struct SegmentOptions {
 namespace fluoroplan::cli {
 int benchSegment(const std::filesystem::path& ctFolder, int repeats, bool json);
 int benchPlan(const std::filesystem::path& ctFolder, int repeats, bool json);
+int benchDrr(const std::filesystem::path& ctFolder, int repeats, bool json);
 // `source`: the CT's slice files for the DICOM SEG (null for NIfTI/NRRD input).
 int segmentCommand(const SegmentOptions& options, const Volume& ct,
                    const SegmentationSource* source, const ProgressCallback& progress);

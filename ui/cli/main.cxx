@@ -237,6 +237,15 @@ int main(int argc, char** argv) {
   benchPlanVerb->add_option("--repeats", planRepeats, "timed runs (median reported)");
   benchPlanVerb->add_flag("--json", planJson, "JSON output");
 
+  std::string drrCt = benchCt;
+  int drrRepeats = 5;
+  bool drrJson = false;
+  auto* benchDrrVerb = bench->add_subcommand(
+      "drr", "DRR frames per second, ours vs ITK's ray-cast DRR on the same volume and detector");
+  benchDrrVerb->add_option("--ct", drrCt, "CT folder (default: the sample case's supine CT)");
+  benchDrrVerb->add_option("--repeats", drrRepeats, "timed runs (median reported)");
+  benchDrrVerb->add_flag("--json", drrJson, "JSON output");
+
   SegmentOptions seg;
   auto* segment = app.add_subcommand(
       "segment", "Label the vertebrae and the canal of a CT; write labels and spine.json");
@@ -281,6 +290,7 @@ int main(int argc, char** argv) {
     if (*load) return benchLoad(bl);
     if (*benchSeg) return benchSegment(benchCt, segRepeats, segJson);
     if (*benchPlanVerb) return benchPlan(planCt, planRepeats, planJson);
+    if (*benchDrrVerb) return benchDrr(drrCt, drrRepeats, drrJson);
     if (*segment || *planVerb) {
       const fs::path ctPath = *segment ? seg.ctPath : planOpts.ctPath;
       Volume ct;

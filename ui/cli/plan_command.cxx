@@ -313,7 +313,7 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
       g.columns = g.rows = 256;
       g.pixelMm = 300.0 / 256;
       g.principalColumn = g.principalRow = 127.5;
-      const Drr drr = renderDrr(ct, g, {1.5, 0});
+      const Drr drr = renderDrr(ct, g);
       std::vector<float> sorted = drr.lineIntegral;
       std::sort(sorted.begin(), sorted.end());
       const double lo = sorted[sorted.size() / 50], hi = sorted[sorted.size() * 49 / 50];
