@@ -521,10 +521,12 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
             ant < -85)
           continue;
         allowed[o3] = 1;
-        if (ant > radius[K] + 3 && ant < std::min(radius[K] + 45, front - 3) &&
-            std::abs(lat) < 14) {
+        if (ant > radius[K] + 3 && ant < std::min(radius[K] + 45, front - 3) && std::abs(lat) < 9) {
           // Markers only in the middle half of each body: a disc plane a few
-          // mm off must not seed a vertebra with its neighbour's label.
+          // mm off must not seed a vertebra with its neighbour's label. And
+          // within 9 mm of the midline: a rib's head beside a thoracic body
+          // 25-30 mm wide starts 12-15 mm out, and a marker there floods the
+          // rib as vertebra.
           const int s = segmentOf(p, 0.0);
           if (s >= 0 && distanceToBounds(p, std::size_t(s)) >
                             std::max(2.5, 0.25 * segmentLength(std::size_t(s))))

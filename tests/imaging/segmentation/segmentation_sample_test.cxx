@@ -40,15 +40,14 @@ TEST(SegmentSample, NamesEveryLevelOfTheFullPhantom) {
   EXPECT_GT(m.canalCentrelineLps.size(), 100u);
 }
 
-// The issue's target: Dice >= 0.95 per vertebra. Met for T7-L5 and the
-// sacrum; T6, the top of the scan, stays at ~0.87 (rib heads join it).
+// The issue's target: Dice >= 0.95 for every vertebra, T6 (cut by the
+// scan's top edge, rib heads beside it) included.
 TEST(SegmentSample, DiceAgainstTruth) {
   const SpineModel m = segmentSpine(supineCt());
   const Volume truth = readVolumeFile(kCase / "truth" / "supine_labels.nrrd");
-  for (int v = 14; v <= 24; ++v)
-    EXPECT_GT(dice(m.labels, v, truth, v), 0.95) << verseLevelName(v);
-  EXPECT_GT(dice(m.labels, 26, truth, 26), 0.95);
-  EXPECT_GT(dice(m.labels, 13, truth, 13), 0.85); // T6: known shortfall, see the issue note
+  for (int v = 13; v <= 24; ++v)
+    EXPECT_GE(dice(m.labels, v, truth, v), 0.95) << verseLevelName(v);
+  EXPECT_GE(dice(m.labels, 26, truth, 26), 0.95);
 }
 
 TEST(SegmentSample, ProgressAndCancellation) {
@@ -137,13 +136,10 @@ TEST(SegmentSample, NerveCoursesWithinTwoMillimetresOfTruth) {
     EXPECT_EQ(c->bone, t["bone"].get<std::string>());
     const double d =
         courseDistance(c->cranialLps, c->caudalLps, vec(t["course"][0]), vec(t["course"][1]));
-    // The issue's 2 mm holds for the treated levels (the lumbar spine, the
-    // sacrum and T12); on T7-T11, whose phantom TPs slope backward like
-    // thoracic ones, the measured courses stray up to ~2.7 mm (known
-    // shortfall, in the issue note).
-    const std::string boneLevel = c->boneLevel;
-    const bool treatedLevel = boneLevel[0] == 'L' || boneLevel == "sacrum" || boneLevel == "T12";
-    EXPECT_LT(d, treatedLevel ? 2.0 : 3.0) << nerve << " " << side;
+    // The issue's 2 mm holds for every course but the one over T7, the
+    // highest complete vertebra, whose transverse process's upper edge is
+    // measured ~2.3 mm too far forward (known shortfall, in the issue note).
+    EXPECT_LT(d, c->boneLevel == "T7" ? 2.5 : 2.0) << nerve << " " << side;
     std::cout << nerve << " " << side << " " << d << " mm";
     for (const auto& v : m.vertebrae)
       if (v.level == c->boneLevel) {
