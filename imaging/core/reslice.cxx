@@ -109,4 +109,32 @@ PlaneImage cropAround(const PlaneImage& image, Vec3 centre, double halfWidthMm,
   return out;
 }
 
+Volume blockAverage(const Volume& ct, double mm, std::array<std::size_t, 3>* factors) {
+  std::array<std::size_t, 3> f{};
+  Volume c;
+  for (int a = 0; a < 3; ++a) {
+    f[std::size_t(a)] = std::max<std::size_t>(1, std::size_t(std::lround(mm / ct.spacingMm[a])));
+    c.size[std::size_t(a)] = std::max<std::size_t>(1, ct.size[std::size_t(a)] / f[std::size_t(a)]);
+  }
+  c.spacingMm = {ct.spacingMm.x * double(f[0]), ct.spacingMm.y * double(f[1]),
+                 ct.spacingMm.z * double(f[2])};
+  c.directionLps = ct.directionLps;
+  c.originLps =
+      ct.indexToLps({(double(f[0]) - 1) / 2, (double(f[1]) - 1) / 2, (double(f[2]) - 1) / 2});
+  c.hu.resize(c.voxelCount());
+  const double n = double(f[0] * f[1] * f[2]);
+  for (std::size_t K = 0; K < c.size[2]; ++K)
+    for (std::size_t J = 0; J < c.size[1]; ++J)
+      for (std::size_t I = 0; I < c.size[0]; ++I) {
+        double s = 0;
+        for (std::size_t k = 0; k < f[2]; ++k)
+          for (std::size_t j = 0; j < f[1]; ++j)
+            for (std::size_t i = 0; i < f[0]; ++i)
+              s += ct.at(I * f[0] + i, J * f[1] + j, K * f[2] + k);
+        c.hu[c.offset(I, J, K)] = static_cast<int16_t>(std::lround(s / n));
+      }
+  if (factors) *factors = f;
+  return c;
+}
+
 } // namespace fluoroplan

@@ -5,6 +5,7 @@
 // (patient's right on the left, head up), sagittal seen from the patient's
 // left (anterior on the left, head up). Trilinear sampling on a square pixel
 // grid; outside the volume reads as `outside`.
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -33,6 +34,10 @@ PlaneImage reslice(const Volume& volume, ViewPlane plane, Vec3 throughLps, doubl
 // strip of a 500 mm field of view.
 PlaneImage cropAround(const PlaneImage& image, Vec3 centreLps, double halfWidthMm,
                       double halfHeightMm);
+
+// Block average to about `mm` per voxel (each axis's factor rounded, at
+// least 1); a block's value sits at its centre. `factors` receives them.
+Volume blockAverage(const Volume& volume, double mm, std::array<std::size_t, 3>* factors = nullptr);
 
 // Centre of the volume's voxel grid, in LPS.
 Vec3 volumeCentreLps(const Volume& volume);

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "imaging/core/parallel.h"
+#include "imaging/core/reslice.h"
 #include "imaging/segmentation/neural_foramina.h"
 #include "imaging/segmentation/posterior_elements.h"
 
@@ -25,32 +26,6 @@ double dice(const Volume& x, int a, const Volume& y, int b) {
 }
 
 namespace {
-
-// Block-average downsampling to about `mm` per voxel.
-Volume downsample(const Volume& ct, double mm, std::array<std::size_t, 3>& f) {
-  Volume c;
-  for (int a = 0; a < 3; ++a) {
-    f[a] = std::max<std::size_t>(1, std::size_t(std::lround(mm / ct.spacingMm[a])));
-    c.size[a] = std::max<std::size_t>(1, ct.size[a] / f[a]);
-    c.spacingMm[a] = ct.spacingMm[a] * double(f[a]);
-  }
-  c.directionLps = ct.directionLps;
-  c.originLps =
-      ct.indexToLps({(double(f[0]) - 1) / 2, (double(f[1]) - 1) / 2, (double(f[2]) - 1) / 2});
-  c.hu.resize(c.voxelCount());
-  const double n = double(f[0] * f[1] * f[2]);
-  for (std::size_t K = 0; K < c.size[2]; ++K)
-    for (std::size_t J = 0; J < c.size[1]; ++J)
-      for (std::size_t I = 0; I < c.size[0]; ++I) {
-        double s = 0;
-        for (std::size_t k = 0; k < f[2]; ++k)
-          for (std::size_t j = 0; j < f[1]; ++j)
-            for (std::size_t i = 0; i < f[0]; ++i)
-              s += ct.at(I * f[0] + i, J * f[1] + j, K * f[2] + k);
-        c.hu[c.offset(I, J, K)] = static_cast<int16_t>(std::lround(s / n));
-      }
-  return c;
-}
 
 // 2D helpers on one slice (row-major w x h).
 std::vector<uint8_t> closeSquare(const std::vector<uint8_t>& m, std::size_t w, std::size_t h,
@@ -121,7 +96,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
         "segmentation needs axial slices (slice normal along the patient's head-foot axis)");
   reportProgress(progress, 0.0, "segment: downsampling");
   std::array<std::size_t, 3> f{};
-  const Volume c = downsample(ct, o.coarseMm, f);
+  const Volume c = blockAverage(ct, o.coarseMm, &f);
   const double boneHu = 180;
   const std::size_t W = c.size[0], H = c.size[1], D = c.size[2];
 

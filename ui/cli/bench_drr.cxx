@@ -15,7 +15,6 @@
 #include <thread>
 
 #include "imaging/core/reslice.h"
-#include "imaging/dicom/study_inventory.h"
 #include "imaging/io/itk_drr_baseline.h"
 #include "imaging/projection/drr_renderer.h"
 #include "ui/cli/commands.h"
@@ -23,32 +22,6 @@
 namespace fluoroplan::cli {
 
 namespace {
-// Block average to about `mm` per voxel (the registration's grid).
-Volume blockAverage(const Volume& ct, double mm) {
-  std::size_t f[3];
-  Volume c;
-  for (int a = 0; a < 3; ++a) {
-    f[a] = std::max<std::size_t>(1, std::size_t(std::lround(mm / ct.spacingMm[a])));
-    c.size[a] = std::max<std::size_t>(1, ct.size[a] / f[a]);
-    c.spacingMm[a] = ct.spacingMm[a] * double(f[a]);
-  }
-  c.directionLps = ct.directionLps;
-  c.originLps =
-      ct.indexToLps({(double(f[0]) - 1) / 2, (double(f[1]) - 1) / 2, (double(f[2]) - 1) / 2});
-  c.hu.resize(c.voxelCount());
-  for (std::size_t K = 0; K < c.size[2]; ++K)
-    for (std::size_t J = 0; J < c.size[1]; ++J)
-      for (std::size_t I = 0; I < c.size[0]; ++I) {
-        double s = 0;
-        for (std::size_t k = 0; k < f[2]; ++k)
-          for (std::size_t j = 0; j < f[1]; ++j)
-            for (std::size_t i = 0; i < f[0]; ++i)
-              s += ct.at(I * f[0] + i, J * f[1] + j, K * f[2] + k);
-        c.hu[c.offset(I, J, K)] = static_cast<int16_t>(std::lround(s / double(f[0] * f[1] * f[2])));
-      }
-  return c;
-}
-
 double correlation(const std::vector<float>& a, const std::vector<float>& b) {
   double ma = 0, mb = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -80,12 +53,7 @@ template <typename F> double medianSeconds(int repeats, F&& f) {
 } // namespace
 
 int benchDrr(const std::filesystem::path& ctFolder, int repeats, bool asJson) {
-  const StudyInventory inv = buildInventory(ctFolder);
-  const auto idx = primaryVolumeSeries(inv);
-  if (!idx) throw std::runtime_error(ctFolder.string() + ": no CT series");
-  VolumeSeriesLoad l = loadVolume(inv, *idx);
-  if (!l.volume) throw std::runtime_error(ctFolder.string() + ": CT did not load");
-  const Volume ct = std::move(*l.volume);
+  const Volume ct = loadBenchCt(ctFolder);
   const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
 
   // An AP view through the middle of the CT: 256 x 256 pixels covering

@@ -14,14 +14,18 @@
 
 namespace fluoroplan::cli {
 
-int benchPlan(const std::filesystem::path& ctFolder, int repeats, bool asJson) {
-  using Clock = std::chrono::steady_clock;
+Volume loadBenchCt(const std::filesystem::path& ctFolder) {
   const StudyInventory inv = buildInventory(ctFolder);
   const auto idx = primaryVolumeSeries(inv);
   if (!idx) throw std::runtime_error(ctFolder.string() + ": no CT series");
   VolumeSeriesLoad l = loadVolume(inv, *idx);
   if (!l.volume) throw std::runtime_error(ctFolder.string() + ": CT did not load");
-  const Volume ct = std::move(*l.volume);
+  return std::move(*l.volume);
+}
+
+int benchPlan(const std::filesystem::path& ctFolder, int repeats, bool asJson) {
+  using Clock = std::chrono::steady_clock;
+  const Volume ct = loadBenchCt(ctFolder);
   std::vector<double> seg, plan;
   SpineModel spine;
   for (int r = 0; r < repeats; ++r) {

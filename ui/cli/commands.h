@@ -31,6 +31,8 @@ namespace fluoroplan::cli {
 int benchSegment(const std::filesystem::path& ctFolder, int repeats, bool json);
 int benchPlan(const std::filesystem::path& ctFolder, int repeats, bool json);
 int benchDrr(const std::filesystem::path& ctFolder, int repeats, bool json);
+// The primary CT series of a folder, for the benchmarks; throws naming the folder.
+Volume loadBenchCt(const std::filesystem::path& ctFolder);
 // `source`: the CT's slice files for the DICOM SEG (null for NIfTI/NRRD input).
 int segmentCommand(const SegmentOptions& options, const Volume& ct,
                    const SegmentationSource* source, const ProgressCallback& progress);

@@ -97,3 +97,27 @@ TEST(Reslice, CropAroundKeepsThePixelsNearTheCentreAndTheirPositions) {
   // Entirely outside: an empty picture, not a crash.
   EXPECT_EQ(cropAround(img, Vec3{50, 50, 0}, 2.0, 2.0).width, 0u);
 }
+
+TEST(Reslice, BlockAverageKnownValuesAndCentres) {
+  // 4 x 2 x 2 at 1 mm, value = 10 * i: 2 mm blocks average i = 0,1 -> 5 and
+  // i = 2,3 -> 25, each block's value at its centre (index 0.5 of the fine grid).
+  Volume v;
+  v.size = {4, 2, 2};
+  v.originLps = {10, 20, 30};
+  v.hu.resize(16);
+  for (std::size_t k = 0; k < 2; ++k)
+    for (std::size_t j = 0; j < 2; ++j)
+      for (std::size_t i = 0; i < 4; ++i)
+        v.hu[v.offset(i, j, k)] = static_cast<int16_t>(10 * i);
+  std::array<std::size_t, 3> f{};
+  const Volume c = blockAverage(v, 2.0, &f);
+  EXPECT_EQ(f[0], 2u);
+  ASSERT_EQ(c.size[0], 2u);
+  ASSERT_EQ(c.size[1], 1u);
+  ASSERT_EQ(c.size[2], 1u);
+  EXPECT_EQ(c.hu[0], 5);
+  EXPECT_EQ(c.hu[1], 25);
+  EXPECT_DOUBLE_EQ(c.spacingMm.x, 2.0);
+  EXPECT_DOUBLE_EQ(c.originLps.x, 10.5);
+  EXPECT_DOUBLE_EQ(c.originLps.z, 30.5);
+}
