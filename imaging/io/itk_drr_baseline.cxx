@@ -1,5 +1,7 @@
 #include "imaging/io/itk_drr_baseline.h"
 
+#include "imaging/io/itk_geometry.h"
+
 #include <itkEuler3DTransform.h>
 #include <itkImage.h>
 #include <itkImageRegionIterator.h>
@@ -19,21 +21,7 @@ struct ItkDrrBaseline::Impl {
 
 ItkDrrBaseline::ItkDrrBaseline(const Volume& ct) : impl_(std::make_unique<Impl>()) {
   auto img = Image3::New();
-  Image3::RegionType region;
-  Image3::SpacingType spacing;
-  Image3::PointType origin;
-  Image3::DirectionType direction;
-  for (unsigned a = 0; a < 3; ++a) {
-    region.SetSize(a, ct.size[a]);
-    spacing[a] = ct.spacingMm[int(a)];
-    origin[a] = ct.originLps[int(a)];
-    for (unsigned r = 0; r < 3; ++r)
-      direction(r, a) = ct.directionLps(int(r), int(a));
-  }
-  img->SetRegions(region);
-  img->SetSpacing(spacing);
-  img->SetOrigin(origin);
-  img->SetDirection(direction);
+  detail::setItkGrid(*img, ct);
   img->Allocate();
   float* out = img->GetBufferPointer();
   for (std::size_t i = 0; i < ct.hu.size(); ++i)

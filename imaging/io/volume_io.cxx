@@ -1,4 +1,5 @@
 #include "imaging/io/volume_io.h"
+#include "imaging/io/itk_geometry.h"
 
 #include <itkImage.h>
 #include <itkImageFileReader.h>
@@ -85,21 +86,7 @@ void writeVolumeFile(const Volume& v, const fs::path& path) {
   registerFactories();
   using ImageType = itk::Image<int16_t, 3>;
   auto img = ImageType::New();
-  ImageType::RegionType region;
-  ImageType::SpacingType spacing;
-  ImageType::PointType origin;
-  ImageType::DirectionType direction;
-  for (int a = 0; a < 3; ++a) {
-    region.SetSize(a, v.size[a]);
-    spacing[a] = v.spacingMm[a];
-    origin[a] = v.originLps[a];
-    for (int r = 0; r < 3; ++r)
-      direction(r, a) = v.directionLps(r, a);
-  }
-  img->SetRegions(region);
-  img->SetSpacing(spacing);
-  img->SetOrigin(origin);
-  img->SetDirection(direction);
+  detail::setItkGrid(*img, v);
   // Borrow the voxels: ITK must not free them.
   img->GetPixelContainer()->SetImportPointer(const_cast<int16_t*>(v.hu.data()), v.hu.size(), false);
   // ITK picks the format from the extension, so the temporary keeps it.
