@@ -563,11 +563,12 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
       for (const auto& comp : holes(closed, w, h)) {
         if (double(comp.size()) * ct.spacingMm.x * ct.spacingMm.y > 2500) continue;
         // Blood or soft tissue ringed by bone-dense wall (a calcified aorta
-        // against the body) is not marrow.
+        // against the body), or a disc ringed by its calcified annulus and
+        // endplate rim (70-110 HU), is not marrow.
         double mean = 0;
         for (std::size_t p : comp)
           mean += ct.hu[base + p];
-        if (mean < 90.0 * double(comp.size())) continue;
+        if (mean < 110.0 * double(comp.size())) continue;
         // A hole may reach the canal (through the basivertebral foramen, say):
         // the canal itself stays open, the bone around it is filled.
         for (std::size_t p : comp) {
