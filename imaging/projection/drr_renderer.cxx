@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "imaging/core/parallel.h"
 
@@ -72,9 +71,8 @@ Drr DrrRenderer::render(const CArmGeometry& g, const DrrOptions& o,
   // Joseph's method: one sample per voxel plane across the dominant axis m
   // of the central ray (a C-arm's cone is narrow, so it is every ray's, or
   // nearly), bilinear within the plane (4 reads, not a trilinear 8),
-  // weighted by the ray's length per plane. Rays are swept plane by plane
-  // together, a band of detector rows per task, so each plane is read
-  // from memory once per band rather than once per ray.
+  // weighted by the ray's length per plane. Each task sets up the rays of
+  // a band of detector rows, then marches them one after the other.
   const Vec3 central = lpsToIndex_ * (g.pixelLps(g.principalColumn, g.principalRow) - origin_) - s0;
   int m = 0;
   for (int a = 1; a < 3; ++a)
@@ -89,13 +87,12 @@ Drr DrrRenderer::render(const CArmGeometry& g, const DrrOptions& o,
       bands, o.threads,
       [&](std::size_t band) {
         struct Ray {
-          double u, v, du, dv, perPlaneMm, sum = 0;
+          double u, v, du, dv, perPlaneMm;
           long first, last;
           std::size_t pixel;
         };
         std::vector<Ray> rays;
         rays.reserve(std::size_t(kBand) * g.columns);
-        long kMin = std::numeric_limits<long>::max(), kMax = std::numeric_limits<long>::min();
         const unsigned r1 = std::min<unsigned>(g.rows, unsigned(band + 1) * kBand);
         for (unsigned r = unsigned(band) * kBand; r < r1; ++r)
           for (unsigned c = 0; c < g.columns; ++c) {
@@ -139,12 +136,8 @@ Drr DrrRenderer::render(const CArmGeometry& g, const DrrOptions& o,
             ray.v = vAt(ray.first);
             ray.perPlaneMm = norm(p - s) / std::abs(dir[m]);
             ray.pixel = std::size_t(r) * g.columns + c;
-            kMin = std::min(kMin, ray.first);
-            kMax = std::max(kMax, ray.last);
             rays.push_back(ray);
           }
-        (void)kMin;
-        (void)kMax;
         for (const Ray& ray : rays) {
           // Along one ray, plane after plane; u and v stay inside the grid.
           double u = ray.u, v = ray.v;
