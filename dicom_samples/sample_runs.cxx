@@ -158,6 +158,8 @@ RunsSummary writeSampleRuns(const Phantom& prone, const SeriesIdentity& patient,
   RunsSummary summary;
   DoseReportContent report;
   report.identity = patient;
+  // The runs and their dose report are one procedure: one study.
+  report.identity.studyInstanceUid = deterministicUid(patient.seed + "/runs/study");
   int instance = 0;
   std::size_t step = 0, steps = 0;
   for (const auto& s : specs)
@@ -167,11 +169,15 @@ RunsSummary writeSampleRuns(const Phantom& prone, const SeriesIdentity& patient,
     XRayRunSpec x;
     x.identity = patient;
     x.identity.seed = patient.seed + "/runs";
+    x.identity.studyInstanceUid = report.identity.studyInstanceUid;
     x.identity.seriesNumber = 10 + instance;
     x.identity.seriesDescription = spec.name;
     x.identity.manufacturer = "FluoroPlan";
     x.identity.modelName = "sample C-arm simulator";
     x.instanceNumber = instance;
+    // The images and the dose report agree on when each run started, so a
+    // ledger can match legacy images (no event UID) to report events.
+    x.acquisitionDateTime = patient.studyDate + "0930" + std::to_string(10 + instance);
     x.enhanced = spec.enhanced;
     x.rows = static_cast<uint16_t>(det.rows);
     x.columns = static_cast<uint16_t>(det.columns);
@@ -252,7 +258,7 @@ RunsSummary writeSampleRuns(const Phantom& prone, const SeriesIdentity& patient,
         DoseReportEvent ev;
         ev.irradiationEventUid = deterministicUid(
             x.identity.seed + "/run/" + std::to_string(instance) + "/event/" + std::to_string(f));
-        ev.startDateTime = patient.studyDate + "0930" + std::to_string(10 + instance);
+        ev.startDateTime = x.acquisitionDateTime;
         ev.doseAreaProductGyM2 = dapGyCm2 * 1e-4;
         ev.doseRpGy = kerma * 1e-3;
         ev.exposureTimeS = pulseMs / 1000.0;
@@ -301,7 +307,7 @@ RunsSummary writeSampleRuns(const Phantom& prone, const SeriesIdentity& patient,
       DoseReportEvent ev;
       ev.irradiationEventUid =
           deterministicUid(x.identity.seed + "/run/" + std::to_string(instance) + "/event");
-      ev.startDateTime = patient.studyDate + "0930" + std::to_string(10 + instance);
+      ev.startDateTime = x.acquisitionDateTime;
       ev.doseAreaProductGyM2 = dapInstanceGyCm2 * 1e-4;
       ev.doseRpGy = kermaInstanceMGy * 1e-3;
       ev.exposureTimeS = pulseMs * double(spec.primary.size()) / 1000.0;

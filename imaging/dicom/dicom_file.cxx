@@ -274,6 +274,7 @@ void parseHeader(DicomHeader& h, DcmFileFormat& ff) {
   h.patient.id = stringValue(ds, DCM_PatientID);
   h.patient.name = stringValue(ds, DCM_PatientName);
   h.patient.birthDate = stringValue(ds, DCM_PatientBirthDate);
+  h.patient.issuer = stringValue(ds, DCM_IssuerOfPatientID);
   h.seriesNumber = static_cast<int>(numberValue(ds, DCM_SeriesNumber).value_or(0));
   h.instanceNumber = static_cast<int>(numberValue(ds, DCM_InstanceNumber).value_or(0));
 

@@ -51,6 +51,7 @@ struct PatientIdentity {
   std::string id;
   std::string name;
   std::string birthDate; // DA, YYYYMMDD
+  std::string issuer;    // (0010,0021) Issuer of Patient ID; often empty
   friend bool operator==(const PatientIdentity&, const PatientIdentity&) = default;
 };
 

@@ -359,7 +359,9 @@ void putFL(DcmItem& item, const DcmTagKey& tag, double v) {
 // are written as "unknown" where the standard allows (type 2), never made up.
 void writeEnhancedXRayModules(DcmDataset& d, const XRayRunSpec& spec) {
   const DcmTagKey kFramePixelDataProperties(0x0028, 0x9443);
-  const std::string acquisitionDateTime = spec.identity.studyDate + spec.identity.studyTime;
+  const std::string acquisitionDateTime = spec.acquisitionDateTime.empty()
+                                              ? spec.identity.studyDate + spec.identity.studyTime
+                                              : spec.acquisitionDateTime;
   put(d, DCM_ImageType, "ORIGINAL\\PRIMARY\\SINGLE PLANE\\NONE");
   put(d, DCM_ContentQualification, "PRODUCT");
   put(d, DCM_DeviceSerialNumber, "0");
@@ -524,6 +526,10 @@ void writeXRayRun(const XRayRunSpec& spec, const fs::path& file) {
     if (!spec.exposure.tubeCurrentMA) put(d, DCM_XRayTubeCurrent, "");
     put(d, DCM_Exposure, "");
     put(d, DCM_PositionerMotion, "STATIC");
+    if (spec.acquisitionDateTime.size() >= 14) {
+      put(d, DCM_AcquisitionDate, spec.acquisitionDateTime.substr(0, 8));
+      put(d, DCM_AcquisitionTime, spec.acquisitionDateTime.substr(8));
+    }
   } else {
     writeEnhancedXRayModules(d, spec);
   }

@@ -18,7 +18,7 @@ namespace fluoroplan {
 std::string deterministicUid(std::string_view seed);
 
 struct SeriesIdentity {
-  PatientIdentity patient{"FP-SAMPLE-001", "Sample^Phantom", "19700101"};
+  PatientIdentity patient{"FP-SAMPLE-001", "Sample^Phantom", "19700101", ""};
   std::string patientSex = "O";
   std::string studyInstanceUid, seriesInstanceUid,
       frameOfReferenceUid; // empty: derived from `seed`
@@ -68,6 +68,9 @@ struct XRayRunSpec {
   std::vector<CArmPositioner> framePositioners; // enhanced: one per frame
   std::vector<XRayExposure> frameExposures;     // enhanced: one per frame
   int instanceNumber = 1;
+  // When the irradiation started (DT, YYYYMMDDhhmmss); empty: the study's
+  // date and time. A dose ledger matches images to dose-report events by it.
+  std::string acquisitionDateTime;
 };
 
 void writeXRayRun(const XRayRunSpec& spec, const std::filesystem::path& file);

@@ -18,6 +18,24 @@ struct SrNumber {
   std::optional<double> value; // empty when the vendor left it empty or unparsable
   std::string rawValue;        // as written
   std::string unit;            // code value, e.g. "Gy.m2" (or a vendor's "Gym2")
+  std::size_t valueCount = 0;  // values in Numeric Value; more than one bends the standard
+  std::string plane;           // Acquisition Plane of the enclosing container, if stated
+};
+
+// A non-numeric item of an irradiation event (CODE, UIDREF, DATETIME, TEXT).
+struct SrContentItem {
+  std::string valueType;
+  std::string conceptCode, conceptMeaning;
+  std::string value;        // CODE: the code value; others: the value as written
+  std::string valueMeaning; // CODE: the code meaning
+};
+
+// One irradiation event (TID 10003) as written: every number and item in
+// it, its sub-containers included. Interpreting codes and units is the dose
+// ledger's job (imaging/dose).
+struct DoseReportEventRecord {
+  std::vector<SrNumber> numbers;
+  std::vector<SrContentItem> items;
 };
 
 struct DoseReportSummary {
@@ -26,10 +44,12 @@ struct DoseReportSummary {
   std::string procedureReported; // code meaning
   std::size_t irradiationEvents = 0;
   std::vector<SrNumber> accumulatedTotals; // numbers of the accumulated-dose containers
-  Problems problems;                       // vendor deviations noticed while reading
+  std::vector<DoseReportEventRecord> events;
+  Problems problems; // vendor deviations noticed while reading
 };
 
-// Throws DicomFileError when the file is not a dose report.
+// Reads the totals and every irradiation event. Throws DicomFileError when
+// the file is not a dose report.
 DoseReportSummary readDoseReportSummary(const DicomFile& file);
 
 } // namespace fluoroplan

@@ -81,6 +81,25 @@ const DSRCodedEntryValue kCount = code("1", "UCUM", "no units");
 
 } // namespace
 
+namespace {
+// The reference point as the vendor defined it: one of the two DCM codes
+// (CID 10025) when it is one of them, else the vendor's text (TID 10003
+// allows TEXT).
+void referencePoint(SrBuilder& b, const std::string& definition) {
+  const auto name = code("113780", "DCM", "Reference Point Definition");
+  if (definition.empty() || definition == "15cm from Isocenter toward Source")
+    b.codeItem(DSRTypes::RT_contains, name,
+               code("113860", "DCM", "15cm from Isocenter toward Source"),
+               DSRTypes::AM_afterCurrent);
+  else if (definition == "30cm in Front of Image Input Surface")
+    b.codeItem(DSRTypes::RT_contains, name,
+               code("113861", "DCM", "30cm in Front of Image Input Surface"),
+               DSRTypes::AM_afterCurrent);
+  else
+    b.stringItem(DSRTypes::VT_Text, name, definition, DSRTypes::AM_afterCurrent);
+}
+} // namespace
+
 void writeDoseReport(const DoseReportContent& c, const fs::path& file) {
   DSRDocument doc(DSRTypes::DT_XRayRadiationDoseSR);
   const SeriesIdentity& id = c.identity;
@@ -117,11 +136,11 @@ void writeDoseReport(const DoseReportContent& c, const fs::path& file) {
     if (e.fluoroscopy) {
       fluoroDap += e.doseAreaProductGyM2;
       fluoroRp += e.doseRpGy;
-      fluoroTime += e.exposureTimeS;
+      fluoroTime += e.exposureTimeS.value_or(0);
     } else {
       acqDap += e.doseAreaProductGyM2;
       acqRp += e.doseRpGy;
-      acqTime += e.exposureTimeS;
+      acqTime += e.exposureTimeS.value_or(0);
       acqFrames += e.numberOfPulses.value_or(1);
     }
   }
@@ -147,8 +166,7 @@ void writeDoseReport(const DoseReportContent& c, const fs::path& file) {
             DSRTypes::AM_afterCurrent);
   b.numItem(code("113731", "DCM", "Total Number of Radiographic Frames"), acqFrames, kCount,
             DSRTypes::AM_afterCurrent);
-  b.codeItem(DSRTypes::RT_contains, code("113780", "DCM", "Reference Point Definition"),
-             code("113860", "DCM", "15cm from Isocenter toward Source"), DSRTypes::AM_afterCurrent);
+  referencePoint(b, c.events.empty() ? std::string() : c.events.front().referencePoint);
   b.up();
 
   for (const auto& e : c.events) {
@@ -173,8 +191,15 @@ void writeDoseReport(const DoseReportContent& c, const fs::path& file) {
     if (e.secondaryAngleDeg)
       b.numItem(code("112012", "DCM", "Positioner Secondary Angle"), *e.secondaryAngleDeg, kDegrees,
                 DSRTypes::AM_afterCurrent);
-    b.numItem(code("113824", "DCM", "Exposure Time"), e.exposureTimeS * 1000.0, kMs,
-              DSRTypes::AM_afterCurrent);
+    // The beam-on time (113742, TID 10003) and the exposure time: for the
+    // events written here they are the same irradiation time. Unknown: not
+    // written, rather than a zero.
+    if (e.exposureTimeS) {
+      b.numItem(code("113742", "DCM", "Irradiation Duration"), *e.exposureTimeS, kSeconds,
+                DSRTypes::AM_afterCurrent);
+      b.numItem(code("113824", "DCM", "Exposure Time"), *e.exposureTimeS * 1000.0, kMs,
+                DSRTypes::AM_afterCurrent);
+    }
     if (e.kvp) b.numItem(code("113733", "DCM", "KVP"), *e.kvp, kKv, DSRTypes::AM_afterCurrent);
     if (e.tubeCurrentMA)
       b.numItem(code("113734", "DCM", "X-Ray Tube Current"), *e.tubeCurrentMA, kMa,
@@ -185,9 +210,7 @@ void writeDoseReport(const DoseReportContent& c, const fs::path& file) {
     if (e.numberOfPulses)
       b.numItem(code("113768", "DCM", "Number of Pulses"), *e.numberOfPulses, kCount,
                 DSRTypes::AM_afterCurrent);
-    b.codeItem(DSRTypes::RT_contains, code("113780", "DCM", "Reference Point Definition"),
-               code("113860", "DCM", "15cm from Isocenter toward Source"),
-               DSRTypes::AM_afterCurrent);
+    referencePoint(b, e.referencePoint);
     b.up();
   }
 

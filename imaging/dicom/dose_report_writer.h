@@ -14,14 +14,17 @@ namespace fluoroplan {
 
 struct DoseReportEvent {
   std::string irradiationEventUid;
-  std::string startDateTime;      // DT, YYYYMMDDhhmmss
-  bool fluoroscopy = true;        // else a stationary acquisition
-  double doseAreaProductGyM2 = 0; // RDSR unit: Gy.m2 (1 Gy.m2 = 10^4 Gy.cm2)
-  double doseRpGy = 0;            // reference air kerma at the reference point, Gy
-  double exposureTimeS = 0;       // irradiation duration, s
+  std::string startDateTime;           // DT, YYYYMMDDhhmmss
+  bool fluoroscopy = true;             // else a stationary acquisition
+  double doseAreaProductGyM2 = 0;      // RDSR unit: Gy.m2 (1 Gy.m2 = 10^4 Gy.cm2)
+  double doseRpGy = 0;                 // reference air kerma at the reference point, Gy
+  std::optional<double> exposureTimeS; // irradiation duration, s; empty: not written
+  // The vendor's reference-point definition (code meaning or text); empty:
+  // 15 cm from the isocentre toward the source (113860).
   std::optional<double> primaryAngleDeg, secondaryAngleDeg, kvp, tubeCurrentMA, pulseWidthMs;
   std::optional<int> numberOfPulses;
   std::string comment;
+  std::string referencePoint;
 };
 
 struct DoseReportContent {

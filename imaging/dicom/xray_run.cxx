@@ -113,6 +113,18 @@ XRayRun readXRayRun(const DicomFile& file) {
   XRayRun run;
   run.header = h;
   run.patientPosition = stringValue(ds, DCM_PatientPosition);
+  run.acquisitionDateTime = stringValue(ds, DCM_AcquisitionDateTime);
+  if (run.acquisitionDateTime.empty()) {
+    const std::string date = stringValue(ds, DCM_AcquisitionDate),
+                      time = stringValue(ds, DCM_AcquisitionTime);
+    if (!date.empty() && !time.empty()) run.acquisitionDateTime = date + time;
+  }
+  if (run.acquisitionDateTime.empty()) {
+    const std::string date = stringValue(ds, DCM_ContentDate),
+                      time = stringValue(ds, DCM_ContentTime);
+    if (!date.empty() && !time.empty()) run.acquisitionDateTime = date + time;
+  }
+  run.irradiationEventUid = stringValue(ds, DCM_IrradiationEventUID);
   OFString orient;
   if (ds.findAndGetOFStringArray(DCM_PatientOrientation, orient).good())
     run.patientOrientation = orient.c_str();
@@ -144,6 +156,12 @@ XRayRun readXRayRun(const DicomFile& file) {
       const Lookup l{{perFrame, shared, &ds}};
       info.positioner = readPositioner(l);
       info.exposure = readExposure(l);
+      if (perFrame) {
+        info.irradiationEventUid = stringValueDeep(*perFrame, DCM_IrradiationEventUID);
+        info.acquisitionDateTime = stringValueDeep(*perFrame, DCM_FrameAcquisitionDateTime);
+        info.ownAreaDoseProduct =
+            numberValueDeep(*perFrame, DCM_ImageAndFluoroscopyAreaDoseProduct).has_value();
+      }
     } else {
       info.positioner = run.positioner;
       info.exposure = run.exposure;

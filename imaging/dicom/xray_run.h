@@ -50,6 +50,11 @@ struct XRayExposure {
 struct XRayFrameInfo {
   uint32_t index = 0;
   std::optional<double> timeFromStartMs;
+  std::string irradiationEventUid; // (0008,3010) in the frame's functional groups, if any
+  std::string acquisitionDateTime; // (0018,9074) Frame Acquisition DateTime, if any
+  // The frame's own functional groups state its area dose product (else
+  // the value above is the run's, shared by every frame).
+  bool ownAreaDoseProduct = false;
   CArmPositioner positioner;
   XRayExposure exposure; // per frame for enhanced runs; the image's for legacy ones
 };
@@ -60,8 +65,12 @@ struct XRayRun {
   std::string patientOrientation;    // (0020,0020), row\column directions
   std::optional<double> frameTimeMs; // (0018,1063) or from (0018,0040) cine rate
   std::optional<double> cineRateHz;
-  CArmPositioner positioner; // the run's (first frame for enhanced)
-  XRayExposure exposure;     // the image's, as stored
+  // When the run was acquired (DT): Acquisition DateTime, else Acquisition
+  // Date + Time, else Content Date + Time; empty when none is stored.
+  std::string acquisitionDateTime;
+  std::string irradiationEventUid; // (0008,3010) of the image, if any
+  CArmPositioner positioner;       // the run's (first frame for enhanced)
+  XRayExposure exposure;           // the image's, as stored
   std::vector<XRayFrameInfo> frames;
   std::vector<std::string> missingGeometry; // names of geometry attributes not in the file
   bool rotational = false;                  // per-frame angle increments present

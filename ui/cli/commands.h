@@ -2,7 +2,9 @@
 // The verbs of the `fluoroplan` command line. Each returns the process exit
 // code (see README.md: 0 ok, 1 input problems, 2 usage, 3 internal error).
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace fluoroplan::cli {
 
@@ -47,5 +49,17 @@ struct PlanCliOptions {
   std::string relabel;                // "L5=L4": the user's correction of the naming
 };
 int planCommand(const PlanCliOptions& options, const Volume& ct, const ProgressCallback& progress);
+
+struct DoseCliOptions {
+  std::vector<std::filesystem::path> paths;
+  std::string procedure = "facet-rf"; // facet-block, facet-rf, scs, other: sets the alerts
+  std::filesystem::path database;     // the dose history (SQLite); empty: none kept
+  std::filesystem::path rdsrOut;      // write the procedure as an RDSR
+  bool json = false;
+  // Totals read from the C-arm's own display (video-only C-arms).
+  std::optional<double> userKermaMGy, userPkaGyCm2, userFluoroS;
+  std::string userDateTime;
+};
+int doseCommand(const DoseCliOptions& options);
 
 } // namespace fluoroplan::cli

@@ -12,6 +12,7 @@
 #include "imaging/core/reslice.h"
 #include "imaging/dicom/dicom_writer.h"
 #include "imaging/dicom/study_inventory.h"
+#include "imaging/dose/dose_store.h"
 #include "imaging/io/image_2d.h"
 #include "imaging/io/volume_io.h"
 #include "ui/cli/commands.h"
@@ -279,6 +280,25 @@ int main(int argc, char** argv) {
   planVerb->add_option("--out", planOpts.outDir, "output folder");
   planVerb->add_flag("-q,--quiet", quiet, "no progress line");
 
+  DoseCliOptions doseOpts;
+  auto* doseVerb = app.add_subcommand(
+      "dose", "Dose per procedure (Ka,r, PKA, fluoroscopy time), report checks, alerts, history");
+  doseVerb->add_option("paths", doseOpts.paths, "C-arm runs and dose reports (files or folders)")
+      ->required();
+  doseVerb->add_option("--procedure", doseOpts.procedure,
+                       "facet-block, facet-rf, scs or other (sets reference levels and alerts)");
+  doseVerb->add_option("--db", doseOpts.database, "the dose history database (SQLite)");
+  doseVerb->add_option("--rdsr", doseOpts.rdsrOut, "write the procedure as an RDSR to this file");
+  doseVerb->add_option("--displayed-kerma", doseOpts.userKermaMGy,
+                       "Ka,r in mGy read from the C-arm's display (video-only C-arms)");
+  doseVerb->add_option("--displayed-pka", doseOpts.userPkaGyCm2,
+                       "PKA in Gy cm2 read from the C-arm's display");
+  doseVerb->add_option("--displayed-fluoro", doseOpts.userFluoroS,
+                       "fluoroscopy time in s read from the C-arm's display");
+  doseVerb->add_option("--displayed-at", doseOpts.userDateTime,
+                       "when the display was read, YYYYMMDDhhmmss");
+  doseVerb->add_flag("--json", doseOpts.json, "JSON output");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -286,6 +306,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*info) return runInfo(path, json, quiet);
+    if (*doseVerb) return doseCommand(doseOpts);
     if (*demo) return runDemo(sample, data, work, quiet);
     if (*load) return benchLoad(bl);
     if (*benchSeg) return benchSegment(benchCt, segRepeats, segJson);
@@ -328,6 +349,9 @@ int main(int argc, char** argv) {
     std::cerr << "cancelled\n";
     return kCancelled;
   } catch (const DicomFileError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kInputProblem;
+  } catch (const DoseStoreError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kInputProblem;
   } catch (const VolumeFileError& e) {

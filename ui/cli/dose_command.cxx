@@ -1,0 +1,289 @@
+// `fluoroplan dose PATH...`: the dose of each procedure (study) found in the
+// paths, as the room's display shows it, with each dose report's stated
+// totals checked against its events, the alerts, and the patient's history
+// when a history database is given.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "imaging/dicom/study_inventory.h"
+#include "imaging/dose/dose_alerts.h"
+#include "imaging/dose/dose_ledger.h"
+#include "imaging/dose/dose_report_check.h"
+#include "imaging/dose/dose_report_out.h"
+#include "imaging/dose/dose_store.h"
+#include "ui/cli/commands.h"
+
+namespace fluoroplan::cli {
+
+namespace {
+
+using nlohmann::json;
+
+std::string fmt(double v, int decimals) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", decimals, v);
+  return b;
+}
+
+json totalsJson(const DoseTotals& t) {
+  return {{"reference_air_kerma_mGy", t.kermaMGy},
+          {"fluoro_reference_air_kerma_mGy", t.fluoroKermaMGy},
+          {"acquisition_reference_air_kerma_mGy", t.acquisitionKermaMGy},
+          {"air_kerma_area_product_Gy_cm2", t.pkaGyCm2},
+          {"fluoro_air_kerma_area_product_Gy_cm2", t.fluoroPkaGyCm2},
+          {"acquisition_air_kerma_area_product_Gy_cm2", t.acquisitionPkaGyCm2},
+          {"fluoro_time_s", t.fluoroTimeS},
+          {"acquisition_time_s", t.acquisitionTimeS},
+          {"acquisitions", t.acquisitions},
+          {"events", t.events},
+          {"complete", t.complete()},
+          {"incomplete_because", t.incomplete}};
+}
+
+void printTotals(const DoseTotals& t, std::ostream& out, const std::string& indent) {
+  out << indent << "Ka,r " << fmt(t.kermaMGy, 2) << " mGy (fluoro " << fmt(t.fluoroKermaMGy, 2)
+      << ", acquisition " << fmt(t.acquisitionKermaMGy, 2) << ")  PKA " << fmt(t.pkaGyCm2, 4)
+      << " Gy cm2 (fluoro " << fmt(t.fluoroPkaGyCm2, 4) << ", acquisition "
+      << fmt(t.acquisitionPkaGyCm2, 4) << ")\n"
+      << indent << "fluoroscopy " << fmt(t.fluoroTimeS / 60.0, 1) << " min ("
+      << fmt(t.fluoroTimeS, 1) << " s)  acquisitions " << t.acquisitions << "  events " << t.events
+      << "\n";
+  if (t.complete()) out << indent << "complete: every irradiation has its values\n";
+  for (const auto& why : t.incomplete)
+    out << indent << "INCOMPLETE: " << why << "\n";
+}
+
+struct Procedure {
+  PatientIdentity patient;
+  std::string studyUid, date;
+  SeriesIdentity identity; // for the RDSR we write
+  DoseLedger ledger;
+  std::vector<std::string> sources;
+  std::vector<std::string> duplicates;
+};
+
+} // namespace
+
+int doseCommand(const DoseCliOptions& o) {
+  std::map<std::string, Procedure> procedures; // by Study Instance UID
+  json reportsJson = json::array();
+  Problems problems;
+  std::optional<DoseStore> store;
+  if (!o.database.empty()) store.emplace(o.database);
+  std::map<std::string, int64_t> storeIds;
+
+  // Every event goes into the history (committed) before the ledger counts it.
+  auto count = [&](Procedure& p, std::vector<DoseEvent> events) {
+    if (store) {
+      const auto key = p.studyUid.empty() ? "no-study:" + p.patient.id + ":" + p.date : p.studyUid;
+      auto it = storeIds.find(key);
+      if (it == storeIds.end())
+        it = storeIds.emplace(key, store->procedure(p.patient, key, p.date, o.procedure)).first;
+      store->append(it->second, events);
+    }
+    for (auto& e : events) {
+      const std::string what = e.file;
+      const LedgerAdd r = p.ledger.add(std::move(e));
+      if (r.outcome == LedgerOutcome::Duplicate)
+        p.duplicates.push_back(what + ": counted once: " + r.reason);
+    }
+  };
+  auto procedureOf = [&](const DicomHeader& h) -> Procedure& {
+    Procedure& p = procedures[h.studyInstanceUid];
+    if (p.studyUid.empty()) {
+      p.studyUid = h.studyInstanceUid;
+      p.patient = h.patient;
+      p.date = h.studyDate;
+      p.identity.patient = h.patient;
+      p.identity.studyInstanceUid = h.studyInstanceUid;
+      p.identity.studyDate = h.studyDate;
+      p.identity.studyTime = h.studyTime;
+      p.identity.studyId = h.studyId;
+      p.identity.accessionNumber = h.accessionNumber;
+      p.identity.seed = "fluoroplan-dose/" + h.studyInstanceUid;
+      p.identity.seriesDescription = "FluoroPlan dose report";
+      p.identity.manufacturer = "FluoroPlan";
+      p.identity.modelName = "fluoroplan dose";
+    } else if (!(p.patient.id == h.patient.id && p.patient.name == h.patient.name &&
+                 p.patient.birthDate == h.patient.birthDate)) {
+      problems.push_back({Severity::Warning, h.path,
+                          "same study as other files but another patient (" + h.patient.id +
+                              " vs " + p.patient.id + ")"});
+    }
+    return p;
+  };
+
+  for (const auto& path : o.paths) {
+    const StudyInventory inv = buildInventory(path);
+    problems.insert(problems.end(), inv.problems.begin(), inv.problems.end());
+    if (inv.runs.empty() && inv.doseReports.empty())
+      problems.push_back({Severity::Error, path.string(),
+                          "no X-ray run and no dose report here: nothing to count"});
+    // Reports first, so images they cover are matched as they arrive.
+    for (const DoseReportSummary& s : inv.doseReports) {
+      const DicomHeader* header = nullptr;
+      for (const auto& f : inv.files)
+        if (f.header().path == s.path) header = &f.header();
+      if (!header) continue;
+      DoseReportDose d = doseFromReport(s, *header);
+      Procedure& p = procedureOf(*header);
+      p.sources.push_back(s.path);
+      json checks = json::array();
+      for (const TotalCheck& c : checkReportTotals(d)) {
+        // The ledger counts events; when the vendor states more than they
+        // sum to, the higher figure must not vanish.
+        if (c.eventSum && !c.agrees() && c.stated > *c.eventSum)
+          problems.push_back({Severity::Warning, s.path,
+                              c.conceptMeaning + " is stated as " + fmt(c.stated, 4) + " " +
+                                  c.clinicalUnit + " but the events sum to " + fmt(*c.eventSum, 4) +
+                                  " " + c.clinicalUnit +
+                                  "; the procedure's total counts the events"});
+        checks.push_back({{"concept", c.conceptMeaning},
+                          {"code", c.conceptCode},
+                          {"stated", c.stated},
+                          {"stated_as_written", c.rawValue},
+                          {"unit", c.clinicalUnit},
+                          {"event_sum", c.eventSum ? json(*c.eventSum) : json(nullptr)},
+                          {"tolerance", c.tolerance},
+                          {"agrees", c.agrees()}});
+      }
+      json stated = json::array();
+      for (const auto& t : d.statedTotals)
+        stated.push_back({{"concept", t.conceptMeaning},
+                          {"code", t.conceptCode},
+                          {"as_written", t.rawValue},
+                          {"unit_as_written", t.unit},
+                          {"value", t.value ? json(*t.value) : json(nullptr)},
+                          {"unit", t.clinicalUnit},
+                          {"plane", t.plane}});
+      json warnings = json::array();
+      for (const auto& pr : d.problems)
+        warnings.push_back(pr.toString());
+      for (const auto& e : d.events)
+        for (const auto& pr : e.problems)
+          warnings.push_back(pr.toString());
+      reportsJson.push_back({{"file", s.path},
+                             {"manufacturer", d.manufacturer},
+                             {"model", d.modelName},
+                             {"events", d.events.size()},
+                             {"stated_totals", stated},
+                             {"stated_vs_events", checks},
+                             {"warnings", warnings}});
+      if (!o.json) {
+        std::cout << "Dose report " << s.path << " (" << d.manufacturer
+                  << (d.modelName.empty() ? "" : " " + d.modelName) << "): " << d.events.size()
+                  << " irradiation events\n";
+        for (const TotalCheck& c : checkReportTotals(d)) {
+          std::cout << "  " << c.conceptMeaning << ": stated " << c.rawValue << " = "
+                    << fmt(c.stated, 4) << " " << c.clinicalUnit;
+          if (c.eventSum)
+            std::cout << "; events sum to " << fmt(*c.eventSum, 4) << " "
+                      << (c.agrees() ? "(agrees)"
+                                     : "(DISAGREES beyond " + fmt(c.tolerance, 4) + ")");
+          else
+            std::cout << "; not every event states it";
+          std::cout << "\n";
+        }
+        for (const auto& w : warnings)
+          std::cout << "  " << w.get<std::string>() << "\n";
+      }
+      count(p, std::move(d.events));
+    }
+    for (const XRayRunEntry& r : inv.runs) {
+      Procedure& p = procedureOf(r.run.header);
+      p.sources.push_back(r.run.header.path);
+      count(p, doseFromRun(r.run));
+    }
+  }
+  if (o.userKermaMGy || o.userPkaGyCm2 || o.userFluoroS) {
+    if (procedures.size() != 1) {
+      std::cerr << "error: the C-arm's displayed totals belong to one procedure; the paths hold "
+                << procedures.size() << "\n";
+      return kUsage;
+    }
+    Procedure& p = procedures.begin()->second;
+    count(p, {userEnteredTotals(o.userKermaMGy.value_or(-1), o.userPkaGyCm2.value_or(-1),
+                                o.userFluoroS.value_or(-1), o.userDateTime)});
+  }
+
+  json out = {{"units", "Ka,r mGy at the reference point; PKA Gy cm2; times s"},
+              {"reports", reportsJson},
+              {"procedures", json::array()}};
+  int rc = kOk;
+  for (auto& [uid, p] : procedures) {
+    const DoseTotals t = p.ledger.totals();
+    std::vector<PastProcedure> history;
+    if (store) {
+      const auto key = p.studyUid.empty() ? "no-study:" + p.patient.id + ":" + p.date : p.studyUid;
+      history = store->history(p.patient, storeIds.count(key) ? storeIds[key] : -1);
+    }
+    const auto alerts = evaluateDoseAlerts(t, defaultDoseAlertConfig(o.procedure), p.date, history);
+    json alertsJson = json::array();
+    for (const auto& a : alerts)
+      alertsJson.push_back(
+          {{"level", alertLevelName(a.level)}, {"code", a.code}, {"message", a.message}});
+    json hist = json::array();
+    for (const auto& h : history)
+      hist.push_back({{"date", h.date},
+                      {"procedure", h.procedure},
+                      {"reference_air_kerma_mGy", h.kermaMGy},
+                      {"air_kerma_area_product_Gy_cm2", h.pkaGyCm2},
+                      {"fluoro_time_s", h.fluoroTimeS}});
+    json proc = {{"study_instance_uid", uid},
+                 {"patient_id", p.patient.id},
+                 {"patient_name", p.patient.name},
+                 {"date", p.date},
+                 {"procedure", o.procedure},
+                 {"totals", totalsJson(t)},
+                 {"kerma_rate_mGy_per_min", p.ledger.kermaRateMGyPerMin()},
+                 {"counted_once", p.duplicates},
+                 {"alerts", alertsJson},
+                 {"history", hist}};
+    if (!o.rdsrOut.empty()) {
+      try {
+        writeProcedureDoseReport(p.ledger, p.identity, o.rdsrOut);
+        proc["rdsr"] = o.rdsrOut.string();
+      } catch (const DoseReportOutError& e) {
+        proc["rdsr_problem"] = e.what();
+        problems.push_back({Severity::Error, o.rdsrOut.string(), e.what()});
+      }
+    }
+    out["procedures"].push_back(proc);
+    if (!o.json) {
+      std::cout << "Procedure " << p.date << " (" << o.procedure << "), patient " << p.patient.id
+                << " " << p.patient.name << ", study " << uid << "\n";
+      printTotals(t, std::cout, "  ");
+      std::cout << "  Ka,r rate over the last minute: " << fmt(p.ledger.kermaRateMGyPerMin(), 2)
+                << " mGy/min\n";
+      for (const auto& d : p.duplicates)
+        std::cout << "  " << d << "\n";
+      for (const auto& a : alerts)
+        std::cout << "  ALERT (" << alertLevelName(a.level) << "): " << a.message << "\n";
+      if (store) {
+        double k = 0;
+        for (const auto& h : history)
+          k += h.kermaMGy;
+        std::cout << "  History: " << history.size() << " other procedure(s), Ka,r " << fmt(k, 2)
+                  << " mGy in all\n";
+      }
+      if (proc.contains("rdsr")) std::cout << "  Wrote " << o.rdsrOut.string() << "\n";
+    }
+  }
+  json probs = json::array();
+  for (const auto& pr : problems) {
+    probs.push_back(pr.toString());
+    if (pr.severity == Severity::Error) rc = kInputProblem;
+  }
+  out["problems"] = probs;
+  if (o.json)
+    std::cout << out.dump(2) << "\n";
+  else
+    for (const auto& pr : problems)
+      std::cerr << pr.toString() << "\n";
+  return rc;
+}
+
+} // namespace fluoroplan::cli
