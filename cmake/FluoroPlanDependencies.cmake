@@ -11,6 +11,7 @@ if(NOT TARGET fluoroplan::openjp2)
     INTERFACE_LINK_LIBRARIES "${OPENJPEG_LIBRARIES}")
 endif()
 find_package(nlohmann_json 3.10 REQUIRED)
+find_package(SQLite3 REQUIRED) # the dose history (imaging/dose)
 
 if(NOT FLUOROPLAN_FUZZ_ONLY)
   # Only the ITK modules we use, so that configure stays fast and the

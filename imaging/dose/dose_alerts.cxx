@@ -1,7 +1,9 @@
 #include "imaging/dose/dose_alerts.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace fluoroplan {
 
@@ -80,13 +82,17 @@ std::vector<DoseAlert> evaluateDoseAlerts(const DoseTotals& t, const DoseAlertCo
                        fmt(t.fluoroTimeS / 60, 1) + " min)"});
   }
   // The 12 months before this procedure.
-  const auto year = procedureDate.size() >= 8 ? std::stoi(procedureDate.substr(0, 4)) : 0;
+  // A date that is not YYYYMMDD places no window: the whole history counts.
+  const bool dated =
+      procedureDate.size() >= 8 && std::all_of(procedureDate.begin(), procedureDate.begin() + 8,
+                                               [](char ch) { return ch >= '0' && ch <= '9'; });
+  const int year = dated ? std::atoi(procedureDate.substr(0, 4).c_str()) : 0;
   const std::string from =
-      year > 0 ? std::to_string(year - 1) + procedureDate.substr(4, 4) : std::string();
+      dated ? std::to_string(year - 1) + procedureDate.substr(4, 4) : std::string();
   double kerma12 = t.kermaMGy;
   std::vector<std::string> rfDates;
   for (const auto& p : history) {
-    if (!from.empty() && (p.date <= from || p.date > procedureDate)) continue;
+    if (dated && (p.date <= from || p.date > procedureDate.substr(0, 8))) continue;
     kerma12 += p.kermaMGy;
     if (p.procedure == "facet-rf") rfDates.push_back(p.date);
   }

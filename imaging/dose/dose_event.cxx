@@ -72,20 +72,22 @@ std::optional<double> toSeconds(double value, const std::string& unit, std::stri
 }
 
 std::optional<double> dicomDateTimeSeconds(const std::string& dt) {
-  if (dt.size() < 8) return std::nullopt;
-  for (std::size_t i = 0; i < std::min<std::size_t>(dt.size(), 14); ++i)
-    if (dt[i] < '0' || dt[i] > '9') {
-      if (i >= 8 && (dt[i] == '.' || dt[i] == '+' || dt[i] == '-' || dt[i] == '&')) break;
-      return std::nullopt;
-    }
+  // The leading digits: YYYYMMDD[hh[mm[ss]]]; a fraction only after ss, and a
+  // time-zone offset (+hhmm, -hhmm) ends the value.
+  std::size_t n = 0;
+  while (n < dt.size() && n < 14 && dt[n] >= '0' && dt[n] <= '9')
+    ++n;
+  if (n < 8 || n % 2 != 0) return std::nullopt;
+  if (n < dt.size() && dt[n] != '.' && dt[n] != '+' && dt[n] != '-' && dt[n] != '&' && dt[n] != ' ')
+    return std::nullopt;
   auto num = [&](std::size_t pos, std::size_t len) {
-    return pos + len <= dt.size() ? std::atoi(dt.substr(pos, len).c_str()) : 0;
+    return pos + len <= n ? std::atoi(dt.substr(pos, len).c_str()) : 0;
   };
   const int y = num(0, 4), m = num(4, 2), d = num(6, 2);
   if (m < 1 || m > 12 || d < 1 || d > 31) return std::nullopt;
-  const int hh = dt.size() >= 10 ? num(8, 2) : 0, mm = dt.size() >= 12 ? num(10, 2) : 0;
-  double ss = dt.size() >= 14 ? num(12, 2) : 0;
-  if (dt.size() > 15 && dt[14] == '.') {
+  const int hh = num(8, 2), mm = num(10, 2);
+  double ss = num(12, 2);
+  if (n == 14 && dt.size() > 15 && dt[14] == '.') {
     std::size_t end = 15;
     while (end < dt.size() && std::isdigit(static_cast<unsigned char>(dt[end])))
       ++end;
@@ -182,6 +184,21 @@ DoseReportDose doseFromReport(const DoseReportSummary& report, const DicomHeader
   out.manufacturer = header.manufacturer;
   out.modelName = header.modelName;
   out.problems = report.problems;
+  // A CT dose report (TID 10011) shares the SOP class but holds CT
+  // acquisitions (CTDIvol, DLP), not projection X-ray events: nothing here
+  // to count, and saying so beats a silent zero.
+  if (report.templateId == "10011" ||
+      report.procedureReported.find("Computed Tomography") != std::string::npos) {
+    out.problems.push_back({Severity::Error, report.path,
+                            "a CT radiation dose report (TID 10011), not a projection X-ray one "
+                            "(TID 10001): its CT dose is not counted here"});
+    return out;
+  }
+  if (!report.templateId.empty() && report.templateId != "10001")
+    out.problems.push_back({Severity::Error, report.path,
+                            "dose report template TID " + report.templateId +
+                                ", not TID 10001: its events are not counted"});
+  if (!report.templateId.empty() && report.templateId != "10001") return out;
   for (const SrNumber& n : report.accumulatedTotals) {
     StatedTotal t{n.conceptCode, n.conceptMeaning, n.plane, n.rawValue, n.unit, {}, {}};
     std::string warning;
@@ -228,6 +245,8 @@ DoseReportDose doseFromReport(const DoseReportSummary& report, const DicomHeader
     DoseEvent e;
     e.source = DoseSource::DoseReport;
     e.file = report.path;
+    e.sopInstanceUid = header.sopInstanceUid;
+    e.indexInSource = index;
     Problems& p = e.problems;
     if (const auto* uid = findItem(rec, "113769")) e.eventUid = uid->value;
     if (e.eventUid.empty())
@@ -260,7 +279,14 @@ DoseReportDose doseFromReport(const DoseReportSummary& report, const DicomHeader
     e.kvp = plain(findNumber(rec, "113733"));
     e.tubeCurrentMA = plain(findNumber(rec, "113734"));
     e.pulseWidthMs = plain(findNumber(rec, "113793"));
-    if (auto n = plain(findNumber(rec, "113768"))) e.pulses = int(std::lround(*n));
+    if (auto n = plain(findNumber(rec, "113768"))) {
+      if (std::isfinite(*n) && *n >= 0 && *n <= 1e6)
+        e.pulses = int(std::lround(*n));
+      else
+        p.push_back({Severity::Error, report.path,
+                     "irradiation event " + std::to_string(index) + ": Number of Pulses " +
+                         findNumber(rec, "113768")->rawValue + " is not a count: not used"});
+    }
     // Beam-on time: Irradiation Duration (113742) when it agrees with the
     // pulses and pulse rate; else pulses / rate; else the exposure time
     // (113824, or the retired 113735), which for pulsed fluoroscopy is only
@@ -269,21 +295,30 @@ DoseReportDose doseFromReport(const DoseReportSummary& report, const DicomHeader
                                             : measured(findNumber(rec, "113742"), toSeconds,
                                                        report.path, p, kAbsurdDurationS);
     std::optional<double> fromPulses;
-    if (const auto rate = plain(findNumber(rec, "113791")); rate && *rate > 0 && e.pulses)
+    if (const auto rate = plain(findNumber(rec, "113791"));
+        rate && std::isfinite(*rate) && *rate > 0 && *rate <= 1000 && e.pulses &&
+        *e.pulses / *rate <= kAbsurdDurationS)
       fromPulses = *e.pulses / *rate;
     if (duration) {
       e.durationS = duration;
     } else if (fromPulses) {
       e.durationS = fromPulses;
     } else {
+      // The exposure time is the beam-on time only for continuous
+      // irradiation; for pulsed fluoroscopy it is the sum of the pulse
+      // widths, far shorter: then the time is unknown, not underestimated.
       const SrNumber* exposure = findNumber(rec, "113824");
       if (!exposure) exposure = findNumber(rec, "113735");
-      e.durationS = measured(exposure, toSeconds, report.path, p, kAbsurdDurationS);
-      if (e.durationS && e.kind == IrradiationKind::Fluoroscopy && e.pulseWidthMs)
+      const bool pulsed = e.pulseWidthMs || findNumber(rec, "113791");
+      if (exposure && pulsed && e.kind == IrradiationKind::Fluoroscopy)
         p.push_back({Severity::Warning, report.path,
                      "irradiation event " + std::to_string(index) +
-                         ": fluoroscopy time taken from the exposure time, which for pulsed "
-                         "fluoroscopy is shorter than the beam-on time"});
+                         ": pulsed fluoroscopy with neither Irradiation Duration nor a pulse "
+                         "count: its beam-on time is unknown (the exposure time, " +
+                         exposure->rawValue + " " + exposure->unit +
+                         ", counts only the pulses' widths)"});
+      else
+        e.durationS = measured(exposure, toSeconds, report.path, p, kAbsurdDurationS);
     }
     if (e.kind == IrradiationKind::Acquisition) e.frames = e.pulses.value_or(0);
     out.events.push_back(std::move(e));
@@ -320,11 +355,24 @@ std::vector<DoseEvent> doseFromRun(const XRayRun& run) {
     e.primaryAngleDeg = pos.primaryAngleDeg;
     e.secondaryAngleDeg = pos.secondaryAngleDeg;
   };
+  // Per-frame events only when every frame states its own DAP; frames that
+  // share an Irradiation Event UID (a run is usually one irradiation) are
+  // one event, their DAPs and times summed.
   bool perFrame = run.header.kind == DicomObjectKind::EnhancedXRayRun && !run.frames.empty();
   for (const auto& f : run.frames)
-    perFrame = perFrame && f.exposure.areaDoseProductDGyCm2.has_value();
+    perFrame = perFrame && f.ownAreaDoseProduct && f.exposure.areaDoseProductDGyCm2.has_value();
   if (perFrame) {
     for (const auto& f : run.frames) {
+      if (!out.empty() && !f.irradiationEventUid.empty() &&
+          out.back().eventUid == f.irradiationEventUid) {
+        DoseEvent& e = out.back();
+        if (e.kermaAreaProductGyCm2 && *f.exposure.areaDoseProductDGyCm2 >= 0)
+          *e.kermaAreaProductGyCm2 += *f.exposure.areaDoseProductDGyCm2 * 0.1;
+        if (e.durationS && f.exposure.exposureTimeMs && *f.exposure.exposureTimeMs >= 0)
+          *e.durationS += *f.exposure.exposureTimeMs / 1000.0;
+        ++e.frames;
+        continue;
+      }
       DoseEvent e;
       fill(e, f.exposure, f.positioner);
       e.eventUid = f.irradiationEventUid;

@@ -39,6 +39,7 @@ struct DoseEvent {
   std::optional<double> entranceDoseMGy; // headers only: skin entrance, never summed as Ka,r
   std::string referencePoint;            // the vendor's reference-point definition
   int frames = 0;                        // images stored by this event (0: unknown)
+  std::size_t indexInSource = 0;         // position among its file's events (from 1)
   // A header's DAP includes the fluoroscopy since the previous stored image
   // (PS3.3 C.8.7.8): set for header events, which may then overlap report
   // fluoroscopy events.

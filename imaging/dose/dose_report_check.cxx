@@ -72,7 +72,11 @@ std::vector<TotalCheck> checkReportTotals(const DoseReportDose& report) {
                             : st.clinicalUnit == "mGy"  ? toMilliGray(1.0, st.unit, ignored)
                                                         : toSeconds(1.0, st.unit, ignored);
     const double factor = unitFactor.value_or(1.0);
-    c.tolerance = std::max(0.001 * std::abs(c.stated), storedPrecision(st.rawValue) * factor);
+    // A stated zero says nothing about its precision: it agrees only with
+    // events that sum to zero.
+    c.tolerance = c.stated == 0
+                      ? 0.0
+                      : std::max(0.001 * std::abs(c.stated), storedPrecision(st.rawValue) * factor);
     out.push_back(c);
   }
   return out;

@@ -11,7 +11,7 @@ void writeProcedureDoseReport(const DoseLedger& ledger, const SeriesIdentity& id
   std::size_t missing = 0;
   std::string firstMissing;
   for (const DoseEvent& e : ledger.events()) {
-    if (!e.kermaAreaProductGyCm2 || !e.referenceAirKermaMGy) {
+    if (!e.kermaAreaProductGyCm2 || !e.referenceAirKermaMGy || e.kind == IrradiationKind::Unknown) {
       if (missing++ == 0) firstMissing = e.file;
       continue;
     }
@@ -27,7 +27,8 @@ void writeProcedureDoseReport(const DoseLedger& ledger, const SeriesIdentity& id
     r.fluoroscopy = e.kind != IrradiationKind::Acquisition;
     r.doseAreaProductGyM2 = *e.kermaAreaProductGyCm2 * 1e-4; // Gy cm2 -> Gy m2
     r.doseRpGy = *e.referenceAirKermaMGy * 1e-3;             // mGy -> Gy
-    r.exposureTimeS = e.durationS.value_or(0);
+    r.exposureTimeS = e.durationS;
+    r.referencePoint = e.referencePoint;
     r.primaryAngleDeg = e.primaryAngleDeg;
     r.secondaryAngleDeg = e.secondaryAngleDeg;
     r.kvp = e.kvp;
@@ -37,10 +38,10 @@ void writeProcedureDoseReport(const DoseLedger& ledger, const SeriesIdentity& id
     content.events.push_back(r);
   }
   if (missing > 0)
-    throw DoseReportOutError(file.string() + ": not written: " + std::to_string(missing) +
-                             " counted event(s) have no DAP or no Dose (RP) (first from " +
-                             firstMissing +
-                             "); a dose report needs both for every irradiation event");
+    throw DoseReportOutError(
+        file.string() + ": not written: " + std::to_string(missing) +
+        " counted event(s) have no DAP, no Dose (RP) or no known type (first from " + firstMissing +
+        "); a dose report needs all three for every irradiation event");
   if (content.events.empty())
     throw DoseReportOutError(file.string() + ": not written: no irradiation event to report");
   writeDoseReport(content, file);

@@ -115,15 +115,26 @@ int DoseStore::schemaVersion() const {
 }
 
 void DoseStore::migrate() {
+  // The whole migration is one transaction that reads the version inside
+  // it: two programs opening an old database at once cannot both migrate,
+  // and a crash mid-way leaves the previous version intact.
+  exec("BEGIN IMMEDIATE");
+  try {
+    migrateLocked();
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+void DoseStore::migrateLocked() {
   const int version = schemaVersion();
   if (version > kSchemaVersion)
     throw DoseStoreError(file_, "dose history schema " + std::to_string(version) +
                                     " is newer than this program's (" +
                                     std::to_string(kSchemaVersion) + "): not touched");
-  // Each step runs in its own transaction with the version bump, so a crash
-  // mid-migration leaves the previous version intact.
   if (version < 1) {
-    exec("BEGIN IMMEDIATE");
     exec(R"(CREATE TABLE IF NOT EXISTS patients(
               id INTEGER PRIMARY KEY, patient_id TEXT NOT NULL, issuer TEXT NOT NULL,
               name TEXT, birth_date TEXT, UNIQUE(patient_id, issuer));
@@ -138,18 +149,15 @@ void DoseStore::migrate() {
               pulse_ms REAL, pulses INTEGER, frames INTEGER, includes_fluoro INTEGER,
               UNIQUE(procedure, event_key));
             PRAGMA user_version=1;)");
-    exec("COMMIT");
   }
   if (version < 2) {
     // Version 2 keeps the skin-entrance dose, the reference-point definition
     // and each event's problems, so a replayed history says what it said.
-    exec("BEGIN IMMEDIATE");
     exec(R"(ALTER TABLE events ADD COLUMN entrance_mgy REAL;
             ALTER TABLE events ADD COLUMN reference_point TEXT;
             ALTER TABLE events ADD COLUMN problems TEXT;
             CREATE INDEX IF NOT EXISTS events_by_procedure ON events(procedure, id);
             PRAGMA user_version=2;)");
-    exec("COMMIT");
   }
 }
 
@@ -182,10 +190,17 @@ int64_t DoseStore::procedure(const PatientIdentity& patient, const std::string& 
       s.bind(5, patient.issuer);
       s.step();
     }
-    Statement q(db_, "SELECT id FROM procedures WHERE key=?", file_);
+    Statement q(db_,
+                "SELECT p.id, q.patient_id, q.issuer, p.type FROM procedures p JOIN patients q "
+                "ON p.patient=q.id WHERE p.key=?",
+                file_);
     q.bind(1, key);
     if (q.step() != SQLITE_ROW) throw DoseStoreError(file_, "procedure " + key + " not stored");
     const int64_t id = q.integer(0);
+    // A study belongs to one patient: never file events under another's.
+    if (q.text(1) != patient.id || q.text(2) != patient.issuer)
+      throw DoseStoreError(file_, "procedure " + key + " belongs to patient " + q.text(1) +
+                                      ", not " + patient.id + ": nothing written");
     exec("COMMIT");
     return id;
   } catch (...) {
@@ -195,12 +210,17 @@ int64_t DoseStore::procedure(const PatientIdentity& patient, const std::string& 
 }
 
 std::string DoseStore::eventKey(const DoseEvent& e) {
-  if (!e.eventUid.empty()) return "uid:" + e.eventUid;
+  // The source is part of the key: an image and the report's event for the
+  // same irradiation are both kept (the ledger counts the report's when the
+  // history is replayed), and a copy of either is not.
+  const std::string source = doseSourceName(e.source);
+  if (!e.eventUid.empty()) return "uid:" + source + ":" + e.eventUid;
   if (e.source == DoseSource::ImageHeader && !e.sopInstanceUid.empty())
     return "image:" + e.sopInstanceUid + "@" + e.dateTime;
-  return std::string(doseSourceName(e.source)) + ":" + e.dateTime + "/" +
-         numberKey(e.kermaAreaProductGyCm2) + "/" + numberKey(e.referenceAirKermaMGy) + "/" +
-         numberKey(e.durationS);
+  if (e.source == DoseSource::DoseReport && !e.sopInstanceUid.empty())
+    return "report:" + e.sopInstanceUid + "#" + std::to_string(e.indexInSource);
+  return source + ":" + e.dateTime + "/" + numberKey(e.kermaAreaProductGyCm2) + "/" +
+         numberKey(e.referenceAirKermaMGy) + "/" + numberKey(e.durationS);
 }
 
 std::size_t DoseStore::append(int64_t procedure, const std::vector<DoseEvent>& events) {
