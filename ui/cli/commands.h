@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "imaging/dicom/dicom_file.h"
+
 namespace fluoroplan::cli {
 
 enum ExitCode { kOk = 0, kInputProblem = 1, kUsage = 2, kInternal = 3, kCancelled = 4 };
@@ -59,7 +61,10 @@ struct DoseCliOptions {
   // Totals read from the C-arm's own display (video-only C-arms).
   std::optional<double> userKermaMGy, userPkaGyCm2, userFluoroS;
   std::string userDateTime;
+  PatientIdentity patient; // for displayed totals with no DICOM files
+  std::string studyDate;
 };
 int doseCommand(const DoseCliOptions& options);
+int benchDose(const std::filesystem::path& workDir, int events, int batch, bool json);
 
 } // namespace fluoroplan::cli

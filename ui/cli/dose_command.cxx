@@ -29,7 +29,8 @@ std::string fmt(double v, int decimals) {
 }
 
 json totalsJson(const DoseTotals& t) {
-  return {{"reference_air_kerma_mGy", t.kermaMGy},
+  return {{"shown_as_stated", t.shownAsStated},
+          {"reference_air_kerma_mGy", t.kermaMGy},
           {"fluoro_reference_air_kerma_mGy", t.fluoroKermaMGy},
           {"acquisition_reference_air_kerma_mGy", t.acquisitionKermaMGy},
           {"air_kerma_area_product_Gy_cm2", t.pkaGyCm2},
@@ -51,6 +52,8 @@ void printTotals(const DoseTotals& t, std::ostream& out, const std::string& inde
       << indent << "fluoroscopy " << fmt(t.fluoroTimeS / 60.0, 1) << " min ("
       << fmt(t.fluoroTimeS, 1) << " s)  acquisitions " << t.acquisitions << "  events " << t.events
       << "\n";
+  for (const auto& s : t.shownAsStated)
+    out << indent << "NOTE: " << s << "\n";
   if (t.complete()) out << indent << "complete: every irradiation has its values\n";
   for (const auto& why : t.incomplete)
     out << indent << "INCOMPLETE: " << why << "\n";
@@ -73,6 +76,10 @@ int doseCommand(const DoseCliOptions& o) {
   Problems problems;
   std::optional<DoseStore> store;
   if (!o.database.empty()) store.emplace(o.database);
+  if (o.paths.empty() && !o.userKermaMGy && !o.userPkaGyCm2 && !o.userFluoroS) {
+    std::cerr << "error: give C-arm runs or dose reports, or the C-arm's displayed totals\n";
+    return kUsage;
+  }
   std::map<std::string, int64_t> storeIds;
 
   // Every event goes into the history (committed) before the ledger counts it.
@@ -133,14 +140,18 @@ int doseCommand(const DoseCliOptions& o) {
       p.sources.push_back(s.path);
       json checks = json::array();
       for (const TotalCheck& c : checkReportTotals(d)) {
-        // The ledger counts events; when the vendor states more than they
-        // sum to, the higher figure must not vanish.
+        // When the vendor states more than its events sum to, the higher
+        // figure must not vanish: the ledger shows the stated Ka,r, PKA and
+        // fluoroscopy time (its split stays as the events give it).
+        const bool floored =
+            c.conceptCode == "113722" || c.conceptCode == "113725" || c.conceptCode == "113730";
         if (c.eventSum && !c.agrees() && c.stated > *c.eventSum)
           problems.push_back({Severity::Warning, s.path,
                               c.conceptMeaning + " is stated as " + fmt(c.stated, 4) + " " +
                                   c.clinicalUnit + " but the events sum to " + fmt(*c.eventSum, 4) +
                                   " " + c.clinicalUnit +
-                                  "; the procedure's total counts the events"});
+                                  (floored ? "; the procedure's total shows the stated figure"
+                                           : "; the split shows the events' sum")});
         checks.push_back({{"concept", c.conceptMeaning},
                           {"code", c.conceptCode},
                           {"stated", c.stated},
@@ -190,6 +201,9 @@ int doseCommand(const DoseCliOptions& o) {
         for (const auto& w : warnings)
           std::cout << "  " << w.get<std::string>() << "\n";
       }
+      for (const auto& pr : d.problems)
+        if (pr.severity == Severity::Error) problems.push_back(pr);
+      p.ledger.addStatedTotals(s.path, d.statedTotals);
       count(p, std::move(d.events));
     }
     for (const XRayRunEntry& r : inv.runs) {
@@ -199,6 +213,19 @@ int doseCommand(const DoseCliOptions& o) {
     }
   }
   if (o.userKermaMGy || o.userPkaGyCm2 || o.userFluoroS) {
+    if (procedures.empty()) {
+      // A video-only C-arm: no DICOM at all, the patient typed in.
+      if (o.patient.id.empty()) {
+        std::cerr << "error: with no DICOM files, the displayed totals need --patient-id\n";
+        return kUsage;
+      }
+      Procedure& p = procedures["displayed:" + o.patient.id + ":" + o.studyDate];
+      p.patient = o.patient;
+      p.date = o.studyDate.empty() ? o.userDateTime.substr(0, 8) : o.studyDate;
+      p.identity.patient = o.patient;
+      p.identity.studyDate = p.date;
+      p.identity.seed = "fluoroplan-dose/displayed/" + o.patient.id + "/" + p.date;
+    }
     if (procedures.size() != 1) {
       std::cerr << "error: the C-arm's displayed totals belong to one procedure; the paths hold "
                 << procedures.size() << "\n";
@@ -238,10 +265,16 @@ int doseCommand(const DoseCliOptions& o) {
                  {"date", p.date},
                  {"procedure", o.procedure},
                  {"totals", totalsJson(t)},
-                 {"kerma_rate_mGy_per_min", p.ledger.kermaRateMGyPerMin()},
+                 {"kerma_rate_mGy_per_min", p.ledger.kermaRateMGyPerMin()
+                                                ? json(*p.ledger.kermaRateMGyPerMin())
+                                                : json(nullptr)},
                  {"counted_once", p.duplicates},
                  {"alerts", alertsJson},
                  {"history", hist}};
+    if (store) {
+      const auto key = p.studyUid.empty() ? "no-study:" + p.patient.id + ":" + p.date : p.studyUid;
+      if (storeIds.count(key)) proc["stored_events"] = store->events(storeIds[key]).size();
+    }
     if (!o.rdsrOut.empty()) {
       try {
         writeProcedureDoseReport(p.ledger, p.identity, o.rdsrOut);
@@ -256,8 +289,10 @@ int doseCommand(const DoseCliOptions& o) {
       std::cout << "Procedure " << p.date << " (" << o.procedure << "), patient " << p.patient.id
                 << " " << p.patient.name << ", study " << uid << "\n";
       printTotals(t, std::cout, "  ");
-      std::cout << "  Ka,r rate over the last minute: " << fmt(p.ledger.kermaRateMGyPerMin(), 2)
-                << " mGy/min\n";
+      if (const auto rate = p.ledger.kermaRateMGyPerMin())
+        std::cout << "  Ka,r rate over the last minute: " << fmt(*rate, 2) << " mGy/min\n";
+      else
+        std::cout << "  Ka,r rate: unknown (image headers carry no Ka,r)\n";
       for (const auto& d : p.duplicates)
         std::cout << "  " << d << "\n";
       for (const auto& a : alerts)

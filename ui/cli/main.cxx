@@ -171,6 +171,16 @@ int runDemo(const fs::path& sample, const fs::path& data, const fs::path& work, 
         rc = std::max(rc, planCommand(po, *l.volume, progressLine(quiet)));
       }
     }
+    // The procedure's dose: the recorded runs and their dose report, kept in
+    // the history database, written back as an RDSR.
+    fs::create_directories(work / "dose");
+    DoseCliOptions dose;
+    dose.paths = {sample / "runs"};
+    dose.database = work / "dose" / "dose_history.sqlite";
+    dose.rdsrOut = work / "dose" / "procedure_rdsr.dcm";
+    std::cout << "== fluoroplan dose " << (sample / "runs").string() << " --db "
+              << dose.database.string() << " --rdsr " << dose.rdsrOut.string() << "\n";
+    rc = std::max(rc, doseCommand(dose));
   } else {
     std::cout << "Sample case not found at " << sample.string()
               << " (build target sample_case makes it).\n";
@@ -280,11 +290,26 @@ int main(int argc, char** argv) {
   planVerb->add_option("--out", planOpts.outDir, "output folder");
   planVerb->add_flag("-q,--quiet", quiet, "no progress line");
 
+  std::string benchDoseWork = "fluoroplan-work";
+  int benchDoseEvents = 20000, benchDoseBatch = 100;
+  bool benchDoseJson = false;
+  auto* benchDoseVerb = bench->add_subcommand(
+      "dose", "Dose events ingested per second, crash-safe, group commits vs a commit per event");
+  benchDoseVerb->add_option("--work", benchDoseWork, "folder for the temporary database");
+  benchDoseVerb->add_option("--events", benchDoseEvents, "events to ingest (default 20000)");
+  benchDoseVerb->add_option("--batch", benchDoseBatch, "events per group commit (default 100)");
+  benchDoseVerb->add_flag("--json", benchDoseJson, "JSON output");
+
   DoseCliOptions doseOpts;
   auto* doseVerb = app.add_subcommand(
       "dose", "Dose per procedure (Ka,r, PKA, fluoroscopy time), report checks, alerts, history");
-  doseVerb->add_option("paths", doseOpts.paths, "C-arm runs and dose reports (files or folders)")
-      ->required();
+  doseVerb->add_option("paths", doseOpts.paths, "C-arm runs and dose reports (files or folders)");
+  doseVerb->add_option("--patient-id", doseOpts.patient.id,
+                       "patient ID, for displayed totals without DICOM files");
+  doseVerb->add_option("--patient-name", doseOpts.patient.name, "patient name (DICOM PN)");
+  doseVerb->add_option("--birth-date", doseOpts.patient.birthDate, "YYYYMMDD");
+  doseVerb->add_option("--issuer", doseOpts.patient.issuer, "issuer of the patient ID");
+  doseVerb->add_option("--study-date", doseOpts.studyDate, "YYYYMMDD of the procedure");
   doseVerb->add_option("--procedure", doseOpts.procedure,
                        "facet-block, facet-rf, scs or other (sets reference levels and alerts)");
   doseVerb->add_option("--db", doseOpts.database, "the dose history database (SQLite)");
@@ -312,6 +337,8 @@ int main(int argc, char** argv) {
     if (*benchSeg) return benchSegment(benchCt, segRepeats, segJson);
     if (*benchPlanVerb) return benchPlan(planCt, planRepeats, planJson);
     if (*benchDrrVerb) return benchDrr(drrCt, drrRepeats, drrJson);
+    if (*benchDoseVerb)
+      return benchDose(benchDoseWork, benchDoseEvents, benchDoseBatch, benchDoseJson);
     if (*segment || *planVerb) {
       const fs::path ctPath = *segment ? seg.ctPath : planOpts.ctPath;
       Volume ct;
