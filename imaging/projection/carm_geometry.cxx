@@ -14,7 +14,11 @@ Vec3 CArmGeometry::detectorDirection() const {
 }
 Vec3 CArmGeometry::columnDirection() const {
   const double a = primaryDeg * kDeg;
-  return {std::cos(a), std::sin(a), 0};
+  const Vec3 u{std::cos(a), std::sin(a), 0};
+  if (inPlaneDeg == 0) return u;
+  // Rotated about d: u' = cos t u + sin t v, with v = u x d.
+  const double t = inPlaneDeg * kDeg;
+  return std::cos(t) * u + std::sin(t) * cross(u, detectorDirection());
 }
 Vec3 CArmGeometry::rowDirection() const {
   return cross(columnDirection(), detectorDirection());

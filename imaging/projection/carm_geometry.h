@@ -16,8 +16,11 @@ namespace fluoroplan {
 
 struct CArmGeometry {
   double primaryDeg = 0, secondaryDeg = 0; // (0018,1510), (0018,1511)
-  double sourceToDetectorMm = 1000;        // SID (0018,1110)
-  double sourceToIsocentreMm = 750;        // SOD (0018,1111)
+  // Rotation of the image about the beam (detector rotation, or what a
+  // registration finds), positive from u toward v; 0 as DICOM defines it.
+  double inPlaneDeg = 0;
+  double sourceToDetectorMm = 1000; // SID (0018,1110)
+  double sourceToIsocentreMm = 750; // SOD (0018,1111)
   Vec3 isocentreLps;
   unsigned columns = 512, rows = 512;
   double pixelMm = 0.6; // at the detector (Imager Pixel Spacing)

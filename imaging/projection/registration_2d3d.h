@@ -1,0 +1,87 @@
+#pragma once
+// Registration2D3D: the C-arm pose of a frame in the CT's coordinates. It
+// maximises the gradient correlation between a DRR of the CT and the frame
+// (both as line integrals, inside the frame's field) over six parameters:
+// the isocentre's place (3, in LPS mm), the two C-arm angles and the
+// image's rotation about the beam. DICOM gives the angles and distances but
+// not where the isocentre lies in the CT, so without a start from the user
+// the translation is first searched on a coarse grid across the beam, then
+// all six are refined, coarse to fine.
+//
+// How sure: the refinement is restarted from perturbed poses; the spread of
+// where they put the image centre's ray at the isocentre (in-plane, mm) and
+// of the isocentre along the beam (depth, which one view barely sees) is
+// the error estimate. A frame is accepted only when the correlation is
+// high enough and the in-plane estimate is within the limit; else it says
+// why, and the overlay must not be drawn.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "imaging/core/progress.h"
+#include "imaging/core/volume.h"
+#include "imaging/projection/carm_geometry.h"
+#include "imaging/projection/drr_renderer.h"
+
+namespace fluoroplan {
+
+// A frame ready to register: line-integral-like values (larger where more
+// is absorbed), on the ideal (distortion-corrected) grid, with a mask of the
+// pixels to compare (inside the field, no collimator edge).
+struct RegistrationImage {
+  unsigned columns = 0, rows = 0;
+  std::vector<float> value;
+  std::vector<uint8_t> mask;
+};
+
+// From stored samples where bright means more transmitted (MONOCHROME2 as a
+// C-arm stores it): values inverted, the field found as the non-black disc
+// and shrunk by `marginPx` to leave its rim out.
+RegistrationImage registrationImageFromFrame(const std::vector<float>& samples, unsigned columns,
+                                             unsigned rows, double marginPx = 12);
+
+struct RegistrationOptions {
+  // Coarse translation search, +- across the beam: the capture range. It
+  // spans two vertebral levels each way, so that the best match is not a
+  // neighbouring level merely because the true one lay outside the search.
+  double searchMm = 80;
+  double searchDepthMm = 0;     // and along it (0: left to the refinement)
+  double maxInPlaneErrorMm = 2; // accept only within this
+  double minCorrelation = 0.25;
+  int restarts = 4;
+  // Another place that matches within this fraction of the best (a
+  // neighbouring vertebra) makes the result ambiguous: not accepted.
+  double ambiguityMargin = 0.1;
+  unsigned threads = 0;
+};
+
+struct RegistrationResult {
+  CArmGeometry geometry;       // the pose found
+  double correlation = 0;      // gradient correlation at the pose, -1..1
+  double inPlaneErrorMm = 0;   // estimate, at the isocentre
+  double alongBeamErrorMm = 0; // estimate of the depth
+  bool accepted = false;
+  std::string reason; // why not accepted, or how it was found
+  int drrsRendered = 0;
+};
+
+class Registration2D3D {
+public:
+  explicit Registration2D3D(const Volume& ct);
+  // `start`: the frame's geometry from DICOM with a guess of the
+  // isocentre (e.g. the CT's centre, or from landmarks); `searchTranslation`
+  // false refines from the start only (tracking from the previous frame).
+  RegistrationResult run(const RegistrationImage& frame, const CArmGeometry& start,
+                         bool searchTranslation, const RegistrationOptions& options = {},
+                         const ProgressCallback& progress = {}) const;
+
+private:
+  DrrRenderer coarse_; // 2 mm voxels
+};
+
+// Gradient correlation of two images over a mask: the mean of the
+// normalised cross-correlations of their column and row gradients.
+double gradientCorrelation(const std::vector<float>& a, const std::vector<float>& b,
+                           const std::vector<uint8_t>& mask, unsigned columns, unsigned rows);
+
+} // namespace fluoroplan
