@@ -43,6 +43,29 @@ RegistrationImage shrink(const RegistrationImage& in, unsigned f) {
   return out;
 }
 
+// 3 x 3 box blur (twice): widens the correlation's basin for the coarse
+// search, so a grid point a few mm off the truth still scores near the top.
+std::vector<float> blurred(const std::vector<float>& v, unsigned w, unsigned h) {
+  std::vector<float> a(v), b(v.size());
+  for (int pass = 0; pass < 2; ++pass) {
+    for (unsigned r = 0; r < h; ++r)
+      for (unsigned c = 0; c < w; ++c) {
+        double s = 0;
+        int n = 0;
+        for (int dr = -1; dr <= 1; ++dr)
+          for (int dc = -1; dc <= 1; ++dc) {
+            const int rr = int(r) + dr, cc = int(c) + dc;
+            if (rr < 0 || cc < 0 || rr >= int(h) || cc >= int(w)) continue;
+            s += a[std::size_t(rr) * w + std::size_t(cc)];
+            ++n;
+          }
+        b[std::size_t(r) * w + c] = float(s / n);
+      }
+    std::swap(a, b);
+  }
+  return a;
+}
+
 CArmGeometry atLevel(const CArmGeometry& g, unsigned f) {
   CArmGeometry out = g;
   out.columns = g.columns / f;
@@ -142,11 +165,16 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
     return res;
   }
   const Level coarse{4, shrink(frame, 4)}, fine{2, shrink(frame, 2)};
+  Level search{8, shrink(frame, 8)};
+  search.image.value = blurred(search.image.value, search.image.columns, search.image.rows);
   DrrOptions drrOptions;
   drrOptions.threads = o.threads;
   auto score = [&](const Level& L, const Params& p) {
     const Drr d = coarse_.render(atLevel(posed(start, p), L.factor), drrOptions);
     ++res.drrsRendered;
+    if (L.factor >= 8)
+      return gradientCorrelation(blurred(d.lineIntegral, L.image.columns, L.image.rows),
+                                 L.image.value, L.image.mask, L.image.columns, L.image.rows);
     return gradientCorrelation(d.lineIntegral, L.image.value, L.image.mask, L.image.columns,
                                L.image.rows);
   };
@@ -182,7 +210,7 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
     std::vector<std::pair<double, Params>> grid;
     // Depth changes only the magnification: the grid leaves it to the
     // refinement unless asked to search it.
-    const double step = 8, depthStep = 15;
+    const double step = 4, depthStep = 15;
     const int nu = int(o.searchMm / step), nd = int(o.searchDepthMm / depthStep);
     const std::size_t total = std::size_t((2 * nu + 1) * (2 * nu + 1) * (2 * nd + 1));
     std::size_t done = 0;
@@ -190,8 +218,8 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
       for (int b = -nu; b <= nu; ++b)
         for (int c = -nd; c <= nd; ++c) {
           const Params p{a * step, b * step, c * depthStep, 0, 0, 0};
-          grid.push_back({score(coarse, p), p});
-          if (++done % 32 == 0)
+          grid.push_back({score(search, p), p});
+          if (++done % 128 == 0)
             reportProgress(progress, 0.5 * double(done) / double(total),
                            "registration: searching the translation");
         }

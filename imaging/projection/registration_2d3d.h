@@ -47,7 +47,7 @@ struct RegistrationOptions {
   double searchMm = 80;
   double searchDepthMm = 0;     // and along it (0: left to the refinement)
   double maxInPlaneErrorMm = 2; // accept only within this
-  double minCorrelation = 0.25;
+  double minCorrelation = 0.4; // the sample: right poses 0.57-0.80, a wrong level 0.27-0.37
   int restarts = 4;
   // Another place that matches within this fraction of the best (a
   // neighbouring vertebra) makes the result ambiguous: not accepted.

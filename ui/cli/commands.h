@@ -65,6 +65,12 @@ struct DoseCliOptions {
   std::string studyDate;
 };
 int doseCommand(const DoseCliOptions& options);
+struct OverlayCliOptions {
+  std::filesystem::path ctPath, runPath, planPath, outDir = "overlay";
+  double pincushionK = 0;   // the image intensifier's calibration (0: flat panel)
+  double fieldRadiusPx = 0; // its field radius
+};
+int overlayCommand(const OverlayCliOptions& options);
 int benchDose(const std::filesystem::path& workDir, int events, int batch, bool json);
 
 } // namespace fluoroplan::cli

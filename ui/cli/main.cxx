@@ -181,6 +181,32 @@ int runDemo(const fs::path& sample, const fs::path& data, const fs::path& work, 
     std::cout << "== fluoroplan dose " << (sample / "runs").string() << " --db "
               << dose.database.string() << " --rdsr " << dose.rdsrOut.string() << "\n";
     rc = std::max(rc, doseCommand(dose));
+    // The recorded oblique run, registered to the prone CT it was taken
+    // of, with the plan made on that CT drawn where it belongs.
+    std::cout << "== fluoroplan plan " << (sample / "ct_prone").string()
+              << " --joints L4-L5 --side left --needle 150mm\n";
+    const StudyInventory prone = buildInventory(sample / "ct_prone");
+    if (const auto idx = primaryVolumeSeries(prone)) {
+      VolumeSeriesLoad l = loadVolume(prone, *idx, 0, progressLine(quiet));
+      if (l.volume) {
+        PlanCliOptions po;
+        po.ctPath = sample / "ct_prone";
+        po.joints = "L4-L5";
+        po.needle = "150";
+        po.outDir = work / "plan_prone";
+        rc = std::max(rc, planCommand(po, *l.volume, progressLine(quiet)));
+      }
+    }
+    OverlayCliOptions ov;
+    ov.ctPath = sample / "ct_prone";
+    ov.runPath = sample / "runs" / "run2_oblique.dcm";
+    ov.planPath = work / "plan_prone" / "plan.json";
+    ov.pincushionK = 0.08; // the sample C-arm's calibration (dicom_samples/README.md)
+    ov.fieldRadiusPx = 250;
+    ov.outDir = work / "overlay";
+    std::cout << "== fluoroplan overlay " << ov.ctPath.string() << " " << ov.runPath.string()
+              << " --plan " << ov.planPath.string() << " --pincushion 0.08 --field-radius 250\n";
+    rc = std::max(rc, overlayCommand(ov));
   } else {
     std::cout << "Sample case not found at " << sample.string()
               << " (build target sample_case makes it).\n";
@@ -300,6 +326,19 @@ int main(int argc, char** argv) {
   benchDoseVerb->add_option("--batch", benchDoseBatch, "events per group commit (default 100)");
   benchDoseVerb->add_flag("--json", benchDoseJson, "JSON output");
 
+  OverlayCliOptions overlayOpts;
+  auto* overlayVerb = app.add_subcommand(
+      "overlay", "Register each C-arm frame to the CT and draw the plan on it, with how sure");
+  overlayVerb->add_option("ct", overlayOpts.ctPath, "CT: DICOM folder or NIfTI/NRRD")->required();
+  overlayVerb->add_option("run", overlayOpts.runPath, "C-arm run: a file or a folder of runs")
+      ->required();
+  overlayVerb->add_option("--plan", overlayOpts.planPath, "plan.json from `fluoroplan plan`");
+  overlayVerb->add_option("--pincushion", overlayOpts.pincushionK,
+                          "image intensifier distortion k from the C-arm's calibration (0: none)");
+  overlayVerb->add_option("--field-radius", overlayOpts.fieldRadiusPx,
+                          "the intensifier's field radius in pixels (with --pincushion)");
+  overlayVerb->add_option("--out", overlayOpts.outDir, "output folder");
+
   DoseCliOptions doseOpts;
   auto* doseVerb = app.add_subcommand(
       "dose", "Dose per procedure (Ka,r, PKA, fluoroscopy time), report checks, alerts, history");
@@ -332,6 +371,7 @@ int main(int argc, char** argv) {
   try {
     if (*info) return runInfo(path, json, quiet);
     if (*doseVerb) return doseCommand(doseOpts);
+    if (*overlayVerb) return overlayCommand(overlayOpts);
     if (*demo) return runDemo(sample, data, work, quiet);
     if (*load) return benchLoad(bl);
     if (*benchSeg) return benchSegment(benchCt, segRepeats, segJson);

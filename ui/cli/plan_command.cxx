@@ -18,6 +18,7 @@
 #include "planning/plan.h"
 #include "ui/cli/commands.h"
 #include "ui/cli/json_values.h"
+#include "ui/cli/raster.h"
 #include "ui/cli/spine_json.h"
 
 namespace fluoroplan::cli {
@@ -97,36 +98,6 @@ json slicerMarkups(const Plan& plan) {
        "https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/Resources/"
        "Schema/markups-schema-v1.0.0.json#"},
       {"markups", markups}};
-}
-
-void setPixel(Rgb8Image& img, int c, int r, std::array<uint8_t, 3> rgb) {
-  if (c < 0 || r < 0 || c >= int(img.width) || r >= int(img.height)) return;
-  const std::size_t o = (std::size_t(r) * img.width + std::size_t(c)) * 3;
-  img.rgb[o] = rgb[0];
-  img.rgb[o + 1] = rgb[1];
-  img.rgb[o + 2] = rgb[2];
-}
-
-void disc(Rgb8Image& img, double c, double r, int radius, std::array<uint8_t, 3> rgb) {
-  for (int dr = -radius; dr <= radius; ++dr)
-    for (int dc = -radius; dc <= radius; ++dc)
-      if (dr * dr + dc * dc <= radius * radius)
-        setPixel(img, int(std::lround(c)) + dc, int(std::lround(r)) + dr, rgb);
-}
-
-void line(Rgb8Image& img, double c0, double r0, double c1, double r1, std::array<uint8_t, 3> rgb) {
-  const int n = int(std::ceil(std::max(std::abs(c1 - c0), std::abs(r1 - r0)))) + 1;
-  for (int i = 0; i <= n; ++i) {
-    const double t = double(i) / n;
-    setPixel(img, int(std::lround(c0 + t * (c1 - c0))), int(std::lround(r0 + t * (r1 - r0))), rgb);
-  }
-}
-
-Rgb8Image toRgb(const Gray8Image& g) {
-  Rgb8Image out{g.width, g.height, std::vector<uint8_t>(std::size_t(g.width) * g.height * 3)};
-  for (std::size_t i = 0; i < g.pixels.size(); ++i)
-    out.rgb[3 * i] = out.rgb[3 * i + 1] = out.rgb[3 * i + 2] = g.pixels[i];
-  return out;
 }
 
 // A plane through `centre` spanned by unit `u` (columns) and `v` (rows),

@@ -1,0 +1,87 @@
+// `fluoroplan overlay` end to end on the sample case: the oblique run
+// registered to the prone CT it was taken of; the plan's targets land where
+// the generator's true geometry puts them; overlay.json, the frame PNGs and
+// the contact sheet are written; a CT of another region is not forced.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "imaging/dicom/study_inventory.h"
+#include "imaging/projection/frame_geometry.h"
+#include "imaging/projection/frame_overlay.h"
+#include "tests/support/test_data.h"
+
+using namespace fluoroplan;
+using namespace fluoroplan::test;
+namespace fs = std::filesystem;
+
+namespace {
+const fs::path kCase = FLUOROPLAN_SAMPLE_CASE;
+std::string fp() {
+  return std::string(FLUOROPLAN_BINARY);
+}
+} // namespace
+
+TEST(OverlayCommand, ObliqueRunOnTheProneCtWithItsPlan) {
+  const fs::path dir = freshDir("overlay_cli");
+  const auto plan = runCommandLine(fp() + " plan '" + (kCase / "ct_prone").string() +
+                                   "' --joints L4-L5 --side left --needle 150mm -q --out '" +
+                                   (dir / "plan").string() + "' 2>&1");
+  ASSERT_EQ(plan.exitCode, 0) << plan.output;
+  const auto r = runCommandLine(fp() + " overlay '" + (kCase / "ct_prone").string() + "' '" +
+                                (kCase / "runs" / "run2_oblique.dcm").string() + "' --plan '" +
+                                (dir / "plan" / "plan.json").string() +
+                                "' --pincushion 0.08 --field-radius 250 --out '" +
+                                (dir / "overlay").string() + "' 2>&1");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  std::ifstream in(dir / "overlay" / "overlay.json");
+  const auto j = nlohmann::json::parse(in);
+  ASSERT_EQ(j["frames"].size(), 6u);
+  EXPECT_TRUE(fs::exists(dir / "overlay" / "contact_sheet.png"));
+  // The truth: the generator's geometry of the run, with the same distortion.
+  std::ifstream tin(kCase / "truth" / "runs_truth.json");
+  const auto truth = nlohmann::json::parse(tin);
+  Vec3 iso;
+  for (const auto& run : truth["runs"])
+    if (run["name"] == "run2_oblique") {
+      const auto& v = run["frames"][0]["isocenter"];
+      iso = {v[0], v[1], v[2]};
+    }
+  const DicomFile file = DicomFile::open(kCase / "runs" / "run2_oblique.dcm");
+  const CArmGeometry g = frameGeometry(readXRayRun(file), 0, iso).geometry;
+  const IntensifierDistortion d{0.08, 250, 255.5, 255.5};
+  std::ifstream pin(dir / "plan" / "plan.json");
+  const auto p = nlohmann::json::parse(pin);
+  const double mmPerPx = g.pixelMm * g.sourceToIsocentreMm / g.sourceToDetectorMm;
+  for (const auto& f : j["frames"]) {
+    EXPECT_TRUE(f["accepted"].get<bool>()) << f["reason"];
+    EXPECT_LE(f["in_plane_error_mm"].get<double>(), 2.0);
+    ASSERT_EQ(f["projection_matrix"].size(), 12u);
+    ASSERT_EQ(f["trajectories"].size(), p["trajectories"].size());
+    for (std::size_t t = 0; t < p["trajectories"].size(); ++t) {
+      const auto& target = p["trajectories"][t]["target"];
+      const auto want = projectToFrame(g, d, Vec3{target[0], target[1], target[2]});
+      const auto& got = f["trajectories"][t]["target_px"];
+      const double errMm =
+          std::hypot(got[0].get<double>() - want[0], got[1].get<double>() - want[1]) * mmPerPx;
+      EXPECT_LT(errMm, 1.5) << f["png"] << " target " << t;
+    }
+  }
+}
+
+TEST(OverlayCommand, AFrameOfAnotherCtIsNotForced) {
+  // The lateral run against the cervical CT: nothing there matches; no plan
+  // is drawn and the exit code says so.
+  const fs::path dir = freshDir("overlay_cli_wrong");
+  const auto r = runCommandLine(fp() + " overlay '" + (kCase / "ct_cervical").string() + "' '" +
+                                (kCase / "runs" / "run1_ap.dcm").string() + "' --out '" +
+                                dir.string() + "' 2>&1");
+  EXPECT_EQ(r.exitCode, 1) << r.output;
+  std::ifstream in(dir / "overlay.json");
+  const auto j = nlohmann::json::parse(in);
+  bool anyAccepted = false;
+  for (const auto& f : j["frames"])
+    anyAccepted = anyAccepted || f["accepted"].get<bool>();
+  EXPECT_FALSE(anyAccepted) << r.output;
+}

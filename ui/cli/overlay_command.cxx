@@ -1,0 +1,283 @@
+// `fluoroplan overlay CT RUN`: registers each frame of the C-arm run(s) to
+// the CT and draws the plan where it belongs, with how sure the
+// registration is; frames it is not sure of get no plan drawn, and say why.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "imaging/core/atomic_file.h"
+#include "imaging/dicom/study_inventory.h"
+#include "imaging/io/volume_io.h"
+#include "imaging/projection/frame_geometry.h"
+#include "imaging/projection/frame_overlay.h"
+#include "imaging/projection/registration_2d3d.h"
+#include "ui/cli/commands.h"
+#include "ui/cli/raster.h"
+
+namespace fluoroplan::cli {
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string fmt(double v, int decimals) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", decimals, v);
+  return b;
+}
+
+Volume loadCt(const fs::path& p) {
+  if (isResearchVolumeFile(p)) return readVolumeFile(p);
+  const StudyInventory inv = buildInventory(p);
+  const auto idx = primaryVolumeSeries(inv);
+  if (!idx) throw DicomFileError(p.string(), "no CT series found");
+  VolumeSeriesLoad l = loadVolume(inv, *idx);
+  if (!l.volume)
+    throw DicomFileError(p.string(),
+                         l.problems.empty() ? "the CT did not load" : l.problems.front().message);
+  return std::move(*l.volume);
+}
+
+std::vector<OverlayTrajectory> readPlan(const fs::path& p) {
+  std::vector<OverlayTrajectory> out;
+  if (p.empty()) return out;
+  std::ifstream in(p);
+  if (!in) throw std::runtime_error(p.string() + ": cannot read the plan");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(p.string() + ": not a plan.json: " + e.what());
+  }
+  const double tip = j.contains("needle") ? j["needle"].value("active_tip_mm", 0.0) : 0.0;
+  for (const auto& t : j.value("trajectories", json::array())) {
+    OverlayTrajectory o;
+    o.name = t.value("for", std::string("needle")) + ", " + t.value("side", std::string());
+    const auto& e = t.at("entry");
+    const auto& g = t.at("target");
+    o.entryLps = {e[0], e[1], e[2]};
+    o.targetLps = {g[0], g[1], g[2]};
+    o.activeTipMm = tip;
+    out.push_back(o);
+  }
+  return out;
+}
+
+// 8-bit picture of a frame: window over the field's 1st to 99th percentile.
+Gray8Image framePicture(const std::vector<float>& v, unsigned w, unsigned h) {
+  std::vector<float> in;
+  for (float x : v)
+    if (x > 0) in.push_back(x);
+  if (in.empty()) in = v;
+  std::sort(in.begin(), in.end());
+  const float lo = in[in.size() / 100], hi = in[in.size() * 99 / 100];
+  Gray8Image g{w, h, std::vector<uint8_t>(v.size())};
+  for (std::size_t i = 0; i < v.size(); ++i)
+    g.pixels[i] = uint8_t(std::clamp((v[i] - lo) / std::max(hi - lo, 1e-6f) * 255.f, 0.f, 255.f));
+  return g;
+}
+
+double similarity(const std::vector<float>& a, const std::vector<float>& b) {
+  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+  const double n = double(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    sa += a[i];
+    sb += b[i];
+    saa += double(a[i]) * a[i];
+    sbb += double(b[i]) * b[i];
+    sab += double(a[i]) * b[i];
+  }
+  const double va = saa - sa * sa / n, vb = sbb - sb * sb / n;
+  return va > 0 && vb > 0 ? (sab - sa * sb / n) / std::sqrt(va * vb) : 0;
+}
+
+} // namespace
+
+int overlayCommand(const OverlayCliOptions& o) {
+  const Volume ct = loadCt(o.ctPath);
+  const std::vector<OverlayTrajectory> plan = readPlan(o.planPath);
+  const StudyInventory runs = buildInventory(o.runPath);
+  if (runs.runs.empty()) {
+    std::cerr << "error: " << o.runPath.string() << ": no C-arm run found\n";
+    return kInputProblem;
+  }
+  fs::create_directories(o.outDir);
+  const Registration2D3D reg(ct);
+  IntensifierDistortion distortion;
+  distortion.k = o.pincushionK;
+  distortion.fieldRadiusPx = o.fieldRadiusPx;
+  // Where the registration starts: the plan's targets (the C-arm is centred
+  // on them), else the CT's centre.
+  Vec3 guess =
+      ct.indexToLps({(ct.size[0] - 1) / 2.0, (ct.size[1] - 1) / 2.0, (ct.size[2] - 1) / 2.0});
+  if (!plan.empty()) {
+    Vec3 s;
+    for (const auto& t : plan)
+      s = s + t.targetLps;
+    guess = (1.0 / double(plan.size())) * s;
+  }
+  json frames = json::array();
+  std::vector<Rgb8Image> thumbs;
+  int accepted = 0, total = 0;
+  for (const XRayRunEntry& entry : runs.runs) {
+    const XRayRun& run = entry.run;
+    const DicomFile file = DicomFile::open(run.header.path);
+    std::optional<RegistrationResult> previous;
+    std::optional<CArmGeometry> previousDicom;
+    std::vector<float> previousImage;
+    for (std::size_t f = 0; f < run.frames.size(); ++f) {
+      ++total;
+      const FrameSamples s = file.frame(uint32_t(f));
+      std::vector<float> v(s.values.begin(), s.values.end());
+      if (distortion.k != 0) {
+        distortion.centreColumn = (s.columns - 1) / 2.0;
+        distortion.centreRow = (s.rows - 1) / 2.0;
+      }
+      const std::vector<float> ideal =
+          distortion.k != 0 ? correctDistortion(v, s.columns, s.rows, distortion) : v;
+      const RegistrationImage img = registrationImageFromFrame(ideal, s.columns, s.rows);
+      FrameGeometry fg = frameGeometry(run, f, previous ? previous->geometry.isocentreLps : guess);
+      RegistrationResult r;
+      std::string how;
+      const bool sameAngles = previousDicom &&
+                              fg.geometry.primaryDeg == previousDicom->primaryDeg &&
+                              fg.geometry.secondaryDeg == previousDicom->secondaryDeg;
+      if (previous && sameAngles && similarity(v, previousImage) > 0.98) {
+        // Tracking: the C-arm did not move and the image barely changed:
+        // the previous frame's result holds (a pose, or a refusal).
+        r = *previous;
+        how = std::string("C-arm and image unchanged: the previous frame's ") +
+              (r.accepted ? "pose" : "result");
+      } else if (previous && previous->accepted) {
+        // The C-arm moved: start from the previous pose, turned by the
+        // change of the DICOM angles.
+        CArmGeometry start = fg.geometry;
+        start.isocentreLps = previous->geometry.isocentreLps;
+        start.primaryDeg += previous->geometry.primaryDeg - previousDicom->primaryDeg;
+        start.secondaryDeg += previous->geometry.secondaryDeg - previousDicom->secondaryDeg;
+        start.inPlaneDeg = previous->geometry.inPlaneDeg;
+        r = reg.run(img, start, false);
+        how = "refined from the previous frame's pose";
+        if (!r.accepted) {
+          r = reg.run(img, fg.geometry, true);
+          how = "searched again";
+        }
+      } else {
+        r = reg.run(img, fg.geometry, true);
+        how = "searched (+-80 mm across the beam)";
+      }
+      previous = r;
+      previousDicom = fg.geometry;
+      previousImage = v;
+      accepted += r.accepted;
+
+      Rgb8Image pic = toRgb(framePicture(v, s.columns, s.rows));
+      json trajectories = json::array();
+      const int scale = s.columns >= 400 ? 2 : 1;
+      if (r.accepted) {
+        for (const auto& t : plan) {
+          const ProjectedTrajectory p = projectTrajectory(r.geometry, distortion, t);
+          line(pic, p.entryPx[0], p.entryPx[1], p.targetPx[0], p.targetPx[1], {255, 220, 0});
+          for (int d = -1; d <= 1; ++d)
+            line(pic, p.activeTipStartPx[0] + d, p.activeTipStartPx[1], p.targetPx[0] + d,
+                 p.targetPx[1], {0, 230, 255});
+          disc(pic, p.targetPx[0], p.targetPx[1], 3, {0, 255, 0});
+          drawText(pic, int(p.targetPx[0]) + 6, int(p.targetPx[1]) - 4, p.name, {0, 255, 0}, 1);
+          trajectories.push_back(
+              {{"name", p.name},
+               {"entry_px", {p.entryPx[0], p.entryPx[1]}},
+               {"target_px", {p.targetPx[0], p.targetPx[1]}},
+               {"active_tip_start_px", {p.activeTipStartPx[0], p.activeTipStartPx[1]}},
+               {"target_in_frame", p.targetInFrame}});
+        }
+        // The patient's left, and a 10 mm bar at the isocentre's depth.
+        const auto left = patientLeftInImage(r.geometry);
+        if (left[0] != 0 || left[1] != 0) {
+          const double c = s.columns / 2.0 + left[0] * s.columns * 0.42,
+                       rr = s.rows / 2.0 + left[1] * s.rows * 0.42;
+          drawText(pic, int(c) - 5 * scale, int(rr) - 7 * scale, "L", {255, 255, 255}, 2 * scale);
+        }
+        const double pxPerMm =
+            r.geometry.sourceToDetectorMm / r.geometry.sourceToIsocentreMm / r.geometry.pixelMm;
+        const int y = int(s.rows) - 30 * scale,
+                  x0 = int(s.columns) - 12 - std::max(int(10 * pxPerMm), 6 * 5 * scale);
+        for (int d = 0; d < 3; ++d)
+          line(pic, x0, y + d, x0 + 10 * pxPerMm, y + d, {255, 255, 255});
+        drawText(pic, x0, y + 6, "10 MM", {255, 255, 255}, scale);
+        drawText(pic, 4, 4,
+                 "REG ERR " + fmt(r.inPlaneErrorMm, 1) + " MM IN PLANE, " +
+                     fmt(r.alongBeamErrorMm, 1) + " MM DEPTH",
+                 {0, 255, 0}, scale);
+      } else {
+        drawText(pic, 4, 4, "NOT REGISTERED: NO PLAN DRAWN", {255, 80, 80}, scale);
+        drawText(pic, 4, 4 + 10 * scale,
+                 r.reason.substr(0, std::size_t(s.columns / (6 * scale)) - 1), {255, 80, 80}, 1);
+      }
+      const std::string base =
+          fs::path(run.header.path).stem().string() + "_frame" + std::to_string(f + 1);
+      writePng(pic, o.outDir / (base + ".png"));
+      // A thumbnail for the contact sheet (every other pixel).
+      Rgb8Image th{pic.width / 2, pic.height / 2, {}};
+      th.rgb.resize(std::size_t(th.width) * th.height * 3);
+      for (uint32_t y2 = 0; y2 < th.height; ++y2)
+        for (uint32_t x2 = 0; x2 < th.width; ++x2)
+          for (int ch = 0; ch < 3; ++ch)
+            th.rgb[(std::size_t(y2) * th.width + x2) * 3 + ch] =
+                pic.rgb[(std::size_t(2 * y2) * pic.width + 2 * x2) * 3 + ch];
+      thumbs.push_back(std::move(th));
+      const auto P = r.geometry.projectionMatrix();
+      frames.push_back(
+          {{"file", run.header.path},
+           {"frame", f + 1},
+           {"png", base + ".png"},
+           {"accepted", r.accepted},
+           {"reason", r.reason},
+           {"how", how},
+           {"gradient_correlation", r.correlation},
+           {"in_plane_error_mm", r.inPlaneErrorMm},
+           {"along_beam_error_mm", r.alongBeamErrorMm},
+           {"defaults_used", fg.defaultsUsed},
+           {"projection_matrix",
+            r.accepted ? json(std::vector<double>(P.begin(), P.end())) : json(nullptr)},
+           {"isocentre_lps_mm",
+            {r.geometry.isocentreLps.x, r.geometry.isocentreLps.y, r.geometry.isocentreLps.z}},
+           {"trajectories", trajectories}});
+      std::cout << base << ": " << (r.accepted ? "registered" : "NOT registered") << " (" << how
+                << "); " << r.reason << "\n";
+    }
+  }
+  // Contact sheet: four thumbnails a row.
+  if (!thumbs.empty()) {
+    const uint32_t tw = thumbs[0].width, th = thumbs[0].height, cols = 4;
+    const uint32_t rows = uint32_t((thumbs.size() + cols - 1) / cols);
+    Rgb8Image sheet{tw * cols, th * rows,
+                    std::vector<uint8_t>(std::size_t(tw) * cols * th * rows * 3)};
+    for (std::size_t i = 0; i < thumbs.size(); ++i) {
+      const uint32_t ox = uint32_t(i % cols) * tw, oy = uint32_t(i / cols) * th;
+      for (uint32_t y = 0; y < std::min(th, thumbs[i].height); ++y)
+        for (uint32_t x = 0; x < std::min(tw, thumbs[i].width); ++x)
+          for (int ch = 0; ch < 3; ++ch)
+            sheet.rgb[(std::size_t(oy + y) * sheet.width + ox + x) * 3 + ch] =
+                thumbs[i].rgb[(std::size_t(y) * thumbs[i].width + x) * 3 + ch];
+    }
+    writePng(sheet, o.outDir / "contact_sheet.png");
+  }
+  const json out = {{"coordinates",
+                     "projection_matrix: LPS mm to ideal (distortion-corrected) pixels "
+                     "(column, row), (0,0) the centre of the top-left pixel, row-major 3x4; "
+                     "trajectory pixels are on the frame as stored (distortion applied)"},
+                    {"intensifier_distortion",
+                     {{"k", distortion.k}, {"field_radius_px", distortion.fieldRadiusPx}}},
+                    {"frames", frames}};
+  writeFileAtomically(o.outDir / "overlay.json", out.dump(2));
+  std::cout << "Registered " << accepted << " of " << total << " frame(s); wrote "
+            << (o.outDir / "overlay.json").string() << " and "
+            << (o.outDir / "contact_sheet.png").string() << "\n";
+  return accepted == total ? kOk : kInputProblem;
+}
+
+} // namespace fluoroplan::cli
