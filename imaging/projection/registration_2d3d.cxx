@@ -210,14 +210,25 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
     std::vector<std::pair<double, Params>> grid;
     // Depth changes only the magnification: the grid leaves it to the
     // refinement unless asked to search it.
+    // The grid's axes: the patient's head-foot axis as the image shows it,
+    // and the one across it.
     const double step = 4, depthStep = 15;
-    const int nu = int(o.searchMm / step), nd = int(o.searchDepthMm / depthStep);
-    const std::size_t total = std::size_t((2 * nu + 1) * (2 * nu + 1) * (2 * nd + 1));
+    const Vec3 u = start.columnDirection(), v = start.rowDirection(),
+               dd = start.detectorDirection();
+    Vec3 along = Vec3{0, 0, 1} - dot(Vec3{0, 0, 1}, dd) * dd;
+    if (norm(along) < 0.3) along = v; // looking along the spine: any axis
+    along = normalized(along);
+    const Vec3 across = cross(dd, along);
+    const int nu = int(o.searchMm / step),
+              nv = int(std::max(o.searchMm, o.searchAlongSpineMm) / step),
+              nd = int(o.searchDepthMm / depthStep);
+    const std::size_t total = std::size_t((2 * nu + 1) * (2 * nv + 1) * (2 * nd + 1));
     std::size_t done = 0;
     for (int a = -nu; a <= nu; ++a)
-      for (int b = -nu; b <= nu; ++b)
+      for (int b = -nv; b <= nv; ++b)
         for (int c = -nd; c <= nd; ++c) {
-          const Params p{a * step, b * step, c * depthStep, 0, 0, 0};
+          const Vec3 shift = (a * step) * across + (b * step) * along;
+          const Params p{dot(shift, u), dot(shift, v), c * depthStep, 0, 0, 0};
           grid.push_back({score(search, p), p});
           if (++done % 128 == 0)
             reportProgress(progress, 0.5 * double(done) / double(total),
@@ -293,8 +304,11 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
   }
   res.geometry = posed(start, best);
   res.correlation = bestScore;
-  res.inPlaneErrorMm = inPlanePx * toIsoMm;
-  res.alongBeamErrorMm = depth;
+  // Restarts that all land on one pose say only that the optimum is
+  // sharp; the estimate never claims better than the refinement's last
+  // step and the 2 mm DRR grid allow: 0.5 mm in plane, 1 mm in depth.
+  res.inPlaneErrorMm = std::max(0.5, inPlanePx * toIsoMm);
+  res.alongBeamErrorMm = std::max(1.0, depth);
   std::ostringstream why;
   if (bestScore < o.minCorrelation) {
     why << "the frame does not match the CT (gradient correlation " << bestScore << ", below "

@@ -45,6 +45,10 @@ struct RegistrationOptions {
   // spans two vertebral levels each way, so that the best match is not a
   // neighbouring level merely because the true one lay outside the search.
   double searchMm = 80;
+  // Along the patient's head-foot axis (as the image shows it) the search
+  // may reach farther: a frame's level is not known when there is no plan
+  // (0: the same as searchMm).
+  double searchAlongSpineMm = 0;
   double searchDepthMm = 0;     // and along it (0: left to the refinement)
   double maxInPlaneErrorMm = 2; // accept only within this
   double minCorrelation = 0.4; // the sample: right poses 0.57-0.80, a wrong level 0.27-0.37
@@ -58,8 +62,8 @@ struct RegistrationOptions {
 struct RegistrationResult {
   CArmGeometry geometry;       // the pose found
   double correlation = 0;      // gradient correlation at the pose, -1..1
-  double inPlaneErrorMm = 0;   // estimate, at the isocentre
-  double alongBeamErrorMm = 0; // estimate of the depth
+  double inPlaneErrorMm = 0;   // estimate, at the isocentre (at least 0.5 mm)
+  double alongBeamErrorMm = 0; // estimate of the depth (at least 1 mm)
   bool accepted = false;
   std::string reason; // why not accepted, or how it was found
   int drrsRendered = 0;

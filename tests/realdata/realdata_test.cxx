@@ -234,3 +234,17 @@ TEST(RealData, PlanT11T12BothSidesOnTheAnonymisedSeries) {
   for (const auto& n : j["not_planned"])
     EXPECT_GT(n["why"].get<std::string>().size(), 20u) << n;
 }
+
+TEST(RealData, OverlayWarnsWhenTheRunIsAnotherPatientsAndDoesNotForceIt) {
+  // The real CT (another patient, T11-T12) against the sample's AP run.
+  const fs::path out = fs::temp_directory_path() / "fluoroplan_overlay_wrong_patient";
+  fs::remove_all(out);
+  const auto r = test::runCommandLine(
+      std::string(FLUOROPLAN_BINARY) + " overlay '" + (kData / "ct_thoracolumbar_j2k").string() +
+      "' '" + (fs::path(FLUOROPLAN_SAMPLE_CASE) / "runs" / "run1_ap.dcm").string() + "' --out '" +
+      out.string() + "' 2>&1");
+  EXPECT_EQ(r.exitCode, 1) << r.output;
+  EXPECT_NE(r.output.find("the run's patient differs from the CT's"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find(": registered"), std::string::npos) << r.output;
+}

@@ -71,6 +71,8 @@ struct OverlayCliOptions {
   double fieldRadiusPx = 0; // its field radius
 };
 int overlayCommand(const OverlayCliOptions& options);
+// Steps through the frames in the terminal: pose, confidence, how found.
+int replayCommand(const OverlayCliOptions& options);
 int benchDose(const std::filesystem::path& workDir, int events, int batch, bool json);
 
 } // namespace fluoroplan::cli

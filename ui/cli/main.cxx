@@ -339,6 +339,16 @@ int main(int argc, char** argv) {
                           "the intensifier's field radius in pixels (with --pincushion)");
   overlayVerb->add_option("--out", overlayOpts.outDir, "output folder");
 
+  OverlayCliOptions replayOpts;
+  auto* replayVerb = app.add_subcommand(
+      "replay", "Step through a run's frames in the terminal: pose, confidence, how it was found");
+  replayVerb->add_option("ct", replayOpts.ctPath, "CT: DICOM folder or NIfTI/NRRD")->required();
+  replayVerb->add_option("run", replayOpts.runPath, "C-arm run: a file or a folder of runs")
+      ->required();
+  replayVerb->add_option("--plan", replayOpts.planPath, "plan.json from `fluoroplan plan`");
+  replayVerb->add_option("--pincushion", replayOpts.pincushionK, "intensifier distortion k");
+  replayVerb->add_option("--field-radius", replayOpts.fieldRadiusPx, "field radius, pixels");
+
   DoseCliOptions doseOpts;
   auto* doseVerb = app.add_subcommand(
       "dose", "Dose per procedure (Ka,r, PKA, fluoroscopy time), report checks, alerts, history");
@@ -372,6 +382,7 @@ int main(int argc, char** argv) {
     if (*info) return runInfo(path, json, quiet);
     if (*doseVerb) return doseCommand(doseOpts);
     if (*overlayVerb) return overlayCommand(overlayOpts);
+    if (*replayVerb) return replayCommand(replayOpts);
     if (*demo) return runDemo(sample, data, work, quiet);
     if (*load) return benchLoad(bl);
     if (*benchSeg) return benchSegment(benchCt, segRepeats, segJson);

@@ -14,6 +14,7 @@
 #include "imaging/projection/frame_geometry.h"
 #include "imaging/projection/frame_overlay.h"
 #include "imaging/projection/registration_2d3d.h"
+#include "imaging/projection/run_tracker.h"
 #include "ui/cli/commands.h"
 #include "ui/cli/raster.h"
 
@@ -30,9 +31,11 @@ std::string fmt(double v, int decimals) {
   return b;
 }
 
-Volume loadCt(const fs::path& p) {
+// The CT, and its patient when it is DICOM (NIfTI/NRRD carry none).
+Volume loadCt(const fs::path& p, std::optional<PatientIdentity>* patient = nullptr) {
   if (isResearchVolumeFile(p)) return readVolumeFile(p);
   const StudyInventory inv = buildInventory(p);
+  if (patient && !inv.patients.empty()) *patient = inv.patients.front();
   const auto idx = primaryVolumeSeries(inv);
   if (!idx) throw DicomFileError(p.string(), "no CT series found");
   VolumeSeriesLoad l = loadVolume(inv, *idx);
@@ -81,35 +84,20 @@ Gray8Image framePicture(const std::vector<float>& v, unsigned w, unsigned h) {
   return g;
 }
 
-double similarity(const std::vector<float>& a, const std::vector<float>& b) {
-  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-  const double n = double(a.size());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    sa += a[i];
-    sb += b[i];
-    saa += double(a[i]) * a[i];
-    sbb += double(b[i]) * b[i];
-    sab += double(a[i]) * b[i];
-  }
-  const double va = saa - sa * sa / n, vb = sbb - sb * sb / n;
-  return va > 0 && vb > 0 ? (sab - sa * sb / n) / std::sqrt(va * vb) : 0;
+// The CT and the run must be the same patient: say so when they are not.
+std::optional<std::string> patientMismatch(const std::optional<PatientIdentity>& ct,
+                                           const PatientIdentity& run, const std::string& file) {
+  if (!ct) return std::nullopt;
+  std::string what;
+  if (ct->id != run.id) what += " ID '" + ct->id + "' vs '" + run.id + "'";
+  if (ct->name != run.name) what += " name '" + ct->name + "' vs '" + run.name + "'";
+  if (ct->birthDate != run.birthDate)
+    what += " birth date '" + ct->birthDate + "' vs '" + run.birthDate + "'";
+  if (what.empty()) return std::nullopt;
+  return "WARNING: " + file + ": the run's patient differs from the CT's:" + what;
 }
 
-} // namespace
-
-int overlayCommand(const OverlayCliOptions& o) {
-  const Volume ct = loadCt(o.ctPath);
-  const std::vector<OverlayTrajectory> plan = readPlan(o.planPath);
-  const StudyInventory runs = buildInventory(o.runPath);
-  if (runs.runs.empty()) {
-    std::cerr << "error: " << o.runPath.string() << ": no C-arm run found\n";
-    return kInputProblem;
-  }
-  fs::create_directories(o.outDir);
-  const Registration2D3D reg(ct);
-  IntensifierDistortion distortion;
-  distortion.k = o.pincushionK;
-  distortion.fieldRadiusPx = o.fieldRadiusPx;
+Vec3 startGuess(const Volume& ct, const std::vector<OverlayTrajectory>& plan) {
   // Where the registration starts: the plan's targets (the C-arm is centred
   // on them), else the CT's centre.
   Vec3 guess =
@@ -120,60 +108,104 @@ int overlayCommand(const OverlayCliOptions& o) {
       s = s + t.targetLps;
     guess = (1.0 / double(plan.size())) * s;
   }
+  return guess;
+}
+
+// With no plan the frame's level is unknown: the search runs the CT's whole
+// head-foot length.
+RegistrationOptions searchFor(const Volume& ct, const std::vector<OverlayTrajectory>& plan) {
+  RegistrationOptions o;
+  if (plan.empty()) o.searchAlongSpineMm = 0.5 * double(ct.size[2]) * ct.spacingMm.z + 20;
+  return o;
+}
+
+} // namespace
+
+int replayCommand(const OverlayCliOptions& o) {
+  std::optional<PatientIdentity> patient;
+  const Volume ct = loadCt(o.ctPath, &patient);
+  const std::vector<OverlayTrajectory> plan = readPlan(o.planPath);
+  const StudyInventory runs = buildInventory(o.runPath);
+  if (runs.runs.empty()) {
+    std::cerr << "error: " << o.runPath.string() << ": no C-arm run found\n";
+    return kInputProblem;
+  }
+  const Registration2D3D reg(ct);
+  IntensifierDistortion d;
+  d.k = o.pincushionK;
+  d.fieldRadiusPx = o.fieldRadiusPx;
+  RunTracker tracker(reg, d, startGuess(ct, plan), searchFor(ct, plan));
+  int rc = kOk;
+  for (const XRayRunEntry& entry : runs.runs) {
+    const XRayRun& run = entry.run;
+    if (auto w = patientMismatch(patient, run.header.patient, run.header.path))
+      std::cout << *w << "\n";
+    std::cout << "Run " << run.header.path << " (" << run.frames.size() << " frames)\n";
+    const DicomFile file = DicomFile::open(run.header.path);
+    for (std::size_t f = 0; f < run.frames.size(); ++f) {
+      const TrackedFrame t = tracker.next(file, run, f);
+      const RegistrationResult& r = t.registration;
+      const CArmGeometry& g = r.geometry;
+      std::cout << "  frame " << f + 1;
+      if (run.frames[f].timeFromStartMs)
+        std::cout << " (" << fmt(*run.frames[f].timeFromStartMs / 1000.0, 2) << " s)";
+      std::cout << ": C-arm " << fmt(g.primaryDeg, 1) << " / " << fmt(g.secondaryDeg, 1)
+                << " deg, image turned " << fmt(g.inPlaneDeg, 1) << " deg, isocentre ("
+                << fmt(g.isocentreLps.x, 1) << ", " << fmt(g.isocentreLps.y, 1) << ", "
+                << fmt(g.isocentreLps.z, 1) << ") mm LPS; ";
+      if (r.accepted)
+        std::cout << "registered, +-" << fmt(r.inPlaneErrorMm, 1) << " mm in plane, +-"
+                  << fmt(r.alongBeamErrorMm, 1) << " mm along the beam";
+      else
+        std::cout << "NOT registered: " << r.reason;
+      std::cout << " [" << t.how
+                << "]; needle to plan: not measured (needle detection is not "
+                   "available yet)\n";
+      if (!r.accepted) rc = kInputProblem;
+    }
+  }
+  return rc;
+}
+
+int overlayCommand(const OverlayCliOptions& o) {
+  std::optional<PatientIdentity> patient;
+  const Volume ct = loadCt(o.ctPath, &patient);
+  const std::vector<OverlayTrajectory> plan = readPlan(o.planPath);
+  const StudyInventory runs = buildInventory(o.runPath);
+  if (runs.runs.empty()) {
+    std::cerr << "error: " << o.runPath.string() << ": no C-arm run found\n";
+    return kInputProblem;
+  }
+  fs::create_directories(o.outDir);
+  json warnings = json::array();
+  for (const XRayRunEntry& entry : runs.runs)
+    if (auto w = patientMismatch(patient, entry.run.header.patient, entry.run.header.path)) {
+      std::cout << *w << "\n";
+      warnings.push_back(*w);
+    }
+  const Registration2D3D reg(ct);
+  IntensifierDistortion distortion0;
+  distortion0.k = o.pincushionK;
+  distortion0.fieldRadiusPx = o.fieldRadiusPx;
+  const Vec3 guess = startGuess(ct, plan);
   json frames = json::array();
   std::vector<Rgb8Image> thumbs;
   int accepted = 0, total = 0;
+  RunTracker tracker(reg, distortion0, guess, searchFor(ct, plan));
   for (const XRayRunEntry& entry : runs.runs) {
     const XRayRun& run = entry.run;
     const DicomFile file = DicomFile::open(run.header.path);
-    std::optional<RegistrationResult> previous;
-    std::optional<CArmGeometry> previousDicom;
-    std::vector<float> previousImage;
     for (std::size_t f = 0; f < run.frames.size(); ++f) {
       ++total;
-      const FrameSamples s = file.frame(uint32_t(f));
-      std::vector<float> v(s.values.begin(), s.values.end());
-      if (distortion.k != 0) {
-        distortion.centreColumn = (s.columns - 1) / 2.0;
-        distortion.centreRow = (s.rows - 1) / 2.0;
-      }
-      const std::vector<float> ideal =
-          distortion.k != 0 ? correctDistortion(v, s.columns, s.rows, distortion) : v;
-      const RegistrationImage img = registrationImageFromFrame(ideal, s.columns, s.rows);
-      FrameGeometry fg = frameGeometry(run, f, previous ? previous->geometry.isocentreLps : guess);
-      RegistrationResult r;
-      std::string how;
-      const bool sameAngles = previousDicom &&
-                              fg.geometry.primaryDeg == previousDicom->primaryDeg &&
-                              fg.geometry.secondaryDeg == previousDicom->secondaryDeg;
-      if (previous && sameAngles && similarity(v, previousImage) > 0.98) {
-        // Tracking: the C-arm did not move and the image barely changed:
-        // the previous frame's result holds (a pose, or a refusal).
-        r = *previous;
-        how = std::string("C-arm and image unchanged: the previous frame's ") +
-              (r.accepted ? "pose" : "result");
-      } else if (previous && previous->accepted) {
-        // The C-arm moved: start from the previous pose, turned by the
-        // change of the DICOM angles.
-        CArmGeometry start = fg.geometry;
-        start.isocentreLps = previous->geometry.isocentreLps;
-        start.primaryDeg += previous->geometry.primaryDeg - previousDicom->primaryDeg;
-        start.secondaryDeg += previous->geometry.secondaryDeg - previousDicom->secondaryDeg;
-        start.inPlaneDeg = previous->geometry.inPlaneDeg;
-        r = reg.run(img, start, false);
-        how = "refined from the previous frame's pose";
-        if (!r.accepted) {
-          r = reg.run(img, fg.geometry, true);
-          how = "searched again";
-        }
-      } else {
-        r = reg.run(img, fg.geometry, true);
-        how = "searched (+-80 mm across the beam)";
-      }
-      previous = r;
-      previousDicom = fg.geometry;
-      previousImage = v;
+      const TrackedFrame tf = tracker.next(file, run, f);
+      const RegistrationResult& r = tf.registration;
+      const std::string& how = tf.how;
+      const auto& v = tf.samples;
+      const struct { unsigned columns, rows; } s{tf.columns, tf.rows};
       accepted += r.accepted;
+      IntensifierDistortion distortion = distortion0;
+      distortion.centreColumn = (s.columns - 1) / 2.0;
+      distortion.centreRow = (s.rows - 1) / 2.0;
 
       Rgb8Image pic = toRgb(framePicture(v, s.columns, s.rows));
       json trajectories = json::array();
@@ -240,7 +272,7 @@ int overlayCommand(const OverlayCliOptions& o) {
            {"gradient_correlation", r.correlation},
            {"in_plane_error_mm", r.inPlaneErrorMm},
            {"along_beam_error_mm", r.alongBeamErrorMm},
-           {"defaults_used", fg.defaultsUsed},
+           {"defaults_used", tf.defaultsUsed},
            {"projection_matrix",
             r.accepted ? json(std::vector<double>(P.begin(), P.end())) : json(nullptr)},
            {"isocentre_lps_mm",
@@ -271,7 +303,8 @@ int overlayCommand(const OverlayCliOptions& o) {
                      "(column, row), (0,0) the centre of the top-left pixel, row-major 3x4; "
                      "trajectory pixels are on the frame as stored (distortion applied)"},
                     {"intensifier_distortion",
-                     {{"k", distortion.k}, {"field_radius_px", distortion.fieldRadiusPx}}},
+                     {{"k", distortion0.k}, {"field_radius_px", distortion0.fieldRadiusPx}}},
+                    {"warnings", warnings},
                     {"frames", frames}};
   writeFileAtomically(o.outDir / "overlay.json", out.dump(2));
   std::cout << "Registered " << accepted << " of " << total << " frame(s); wrote "

@@ -85,3 +85,18 @@ TEST(OverlayCommand, AFrameOfAnotherCtIsNotForced) {
     anyAccepted = anyAccepted || f["accepted"].get<bool>();
   EXPECT_FALSE(anyAccepted) << r.output;
 }
+
+TEST(ReplayCommand, StepsThroughTheFramesWithPoseAndConfidence) {
+  const auto r = runCommandLine(fp() + " replay '" + (kCase / "ct_prone").string() + "' '" +
+                                (kCase / "runs" / "run3_lateral.dcm").string() +
+                                "' --pincushion 0.08 --field-radius 250 2>&1");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  std::size_t frames = 0;
+  for (std::size_t pos = 0; (pos = r.output.find("  frame ", pos)) != std::string::npos; ++pos)
+    ++frames;
+  EXPECT_EQ(frames, 4u) << r.output;
+  EXPECT_NE(r.output.find("registered, +-"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("mm along the beam"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[searched]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("C-arm and image unchanged"), std::string::npos) << r.output;
+}

@@ -1,0 +1,76 @@
+#include "imaging/projection/run_tracker.h"
+
+#include <cmath>
+
+namespace fluoroplan {
+
+double frameSimilarity(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size() || a.empty()) return 0;
+  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+  const double n = double(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    sa += a[i];
+    sb += b[i];
+    saa += double(a[i]) * a[i];
+    sbb += double(b[i]) * b[i];
+    sab += double(a[i]) * b[i];
+  }
+  const double va = saa - sa * sa / n, vb = sbb - sb * sb / n;
+  return va > 0 && vb > 0 ? (sab - sa * sb / n) / std::sqrt(va * vb) : 0;
+}
+
+RunTracker::RunTracker(const Registration2D3D& registration, IntensifierDistortion distortion,
+                       Vec3 guess, RegistrationOptions options)
+    : reg_(registration), distortion_(distortion), guess_(guess), options_(options) {}
+
+TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::size_t frame) {
+  if (run.header.sopInstanceUid != runUid_) {
+    runUid_ = run.header.sopInstanceUid;
+    previous_.reset();
+    previousDicom_.reset();
+    previousSamples_.clear();
+  }
+  TrackedFrame t;
+  t.index = frame;
+  const FrameSamples s = file.frame(uint32_t(frame));
+  t.columns = s.columns;
+  t.rows = s.rows;
+  t.samples.assign(s.values.begin(), s.values.end());
+  IntensifierDistortion d = distortion_;
+  d.centreColumn = (s.columns - 1) / 2.0;
+  d.centreRow = (s.rows - 1) / 2.0;
+  const std::vector<float> ideal =
+      d.k != 0 ? correctDistortion(t.samples, s.columns, s.rows, d) : t.samples;
+  t.image = registrationImageFromFrame(ideal, s.columns, s.rows);
+  const FrameGeometry fg =
+      frameGeometry(run, frame, previous_ ? previous_->geometry.isocentreLps : guess_);
+  t.defaultsUsed = fg.defaultsUsed;
+  const bool sameAngles = previousDicom_ && fg.geometry.primaryDeg == previousDicom_->primaryDeg &&
+                          fg.geometry.secondaryDeg == previousDicom_->secondaryDeg;
+  if (previous_ && sameAngles && frameSimilarity(t.samples, previousSamples_) > 0.98) {
+    t.registration = *previous_;
+    t.how = std::string("C-arm and image unchanged: the previous frame's ") +
+            (previous_->accepted ? "pose" : "result");
+  } else if (previous_ && previous_->accepted) {
+    CArmGeometry start = fg.geometry;
+    start.isocentreLps = previous_->geometry.isocentreLps;
+    start.primaryDeg += previous_->geometry.primaryDeg - previousDicom_->primaryDeg;
+    start.secondaryDeg += previous_->geometry.secondaryDeg - previousDicom_->secondaryDeg;
+    start.inPlaneDeg = previous_->geometry.inPlaneDeg;
+    t.registration = reg_.run(t.image, start, false, options_);
+    t.how = "refined from the previous frame's pose (the C-arm moved)";
+    if (!t.registration.accepted) {
+      t.registration = reg_.run(t.image, fg.geometry, true, options_);
+      t.how = "searched again";
+    }
+  } else {
+    t.registration = reg_.run(t.image, fg.geometry, true, options_);
+    t.how = "searched";
+  }
+  previous_ = t.registration;
+  previousDicom_ = fg.geometry;
+  previousSamples_ = t.samples;
+  return t;
+}
+
+} // namespace fluoroplan

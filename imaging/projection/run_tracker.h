@@ -1,0 +1,53 @@
+#pragma once
+// RunTracker: the pose of every frame of a C-arm run, frame after frame, as
+// the room sees them. The first frame is searched; a frame whose C-arm
+// angles and image did not change keeps the previous frame's result (a
+// pose, or a refusal); a frame after the C-arm moved is refined from the
+// previous pose turned by the change of the DICOM angles, and searched
+// again if that fails.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "imaging/dicom/dicom_file.h"
+#include "imaging/dicom/xray_run.h"
+#include "imaging/projection/frame_geometry.h"
+#include "imaging/projection/intensifier_distortion.h"
+#include "imaging/projection/registration_2d3d.h"
+
+namespace fluoroplan {
+
+struct TrackedFrame {
+  std::size_t index = 0;
+  RegistrationResult registration;
+  std::string how;                       // searched, refined, or kept
+  std::vector<std::string> defaultsUsed; // geometry the run did not state
+  std::vector<float> samples;            // as stored
+  RegistrationImage image;               // distortion corrected, as registered
+  unsigned columns = 0, rows = 0;
+};
+
+class RunTracker {
+public:
+  // `guess`: where the isocentre probably is in the CT (the plan's targets,
+  // or the CT's centre); `distortion.k` 0: a flat panel.
+  RunTracker(const Registration2D3D& registration, IntensifierDistortion distortion, Vec3 guess,
+             RegistrationOptions options = {});
+  // The next frame of `run` (frames in order; a new run starts afresh).
+  TrackedFrame next(const DicomFile& file, const XRayRun& run, std::size_t frame);
+
+private:
+  const Registration2D3D& reg_;
+  IntensifierDistortion distortion_;
+  Vec3 guess_;
+  RegistrationOptions options_;
+  std::string runUid_;
+  std::optional<RegistrationResult> previous_;
+  std::optional<CArmGeometry> previousDicom_;
+  std::vector<float> previousSamples_;
+};
+
+// Pearson correlation of two frames' samples: 1 for the same picture.
+double frameSimilarity(const std::vector<float>& a, const std::vector<float>& b);
+
+} // namespace fluoroplan
