@@ -73,6 +73,7 @@ struct OverlayCliOptions {
 int overlayCommand(const OverlayCliOptions& options);
 // Steps through the frames in the terminal: pose, confidence, how found.
 int replayCommand(const OverlayCliOptions& options);
+int benchRegister(const std::filesystem::path& sampleCase, bool json);
 int benchDose(const std::filesystem::path& workDir, int events, int batch, bool json);
 
 } // namespace fluoroplan::cli

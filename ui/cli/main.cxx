@@ -159,18 +159,22 @@ int runDemo(const fs::path& sample, const fs::path& data, const fs::path& work, 
     // facet joints (3 needles).
     std::cout << "== fluoroplan plan " << (sample / "ct_supine").string()
               << " --procedure facet-rf --joints L4-L5,L5-S1 --side left --needle 150mm\n";
-    const StudyInventory inv = buildInventory(sample / "ct_supine");
-    if (const auto idx = primaryVolumeSeries(inv)) {
-      VolumeSeriesLoad l = loadVolume(inv, *idx, 0, progressLine(quiet));
-      if (l.volume) {
-        PlanCliOptions po;
-        po.ctPath = sample / "ct_supine";
-        po.joints = "L4-L5,L5-S1";
-        po.needle = "150";
-        po.outDir = work / "plan";
-        rc = std::max(rc, planCommand(po, *l.volume, progressLine(quiet)));
+    // Plans a left facet RF with a 150 mm needle on one of the sample's CTs.
+    auto planSample = [&](const char* ct, const char* joints, const fs::path& out) {
+      const StudyInventory inv = buildInventory(sample / ct);
+      if (const auto idx = primaryVolumeSeries(inv)) {
+        VolumeSeriesLoad l = loadVolume(inv, *idx, 0, progressLine(quiet));
+        if (l.volume) {
+          PlanCliOptions po;
+          po.ctPath = sample / ct;
+          po.joints = joints;
+          po.needle = "150";
+          po.outDir = out;
+          rc = std::max(rc, planCommand(po, *l.volume, progressLine(quiet)));
+        }
       }
-    }
+    };
+    planSample("ct_supine", "L4-L5,L5-S1", work / "plan");
     // The procedure's dose: the recorded runs and their dose report, kept in
     // the history database, written back as an RDSR.
     fs::create_directories(work / "dose");
@@ -185,18 +189,7 @@ int runDemo(const fs::path& sample, const fs::path& data, const fs::path& work, 
     // of, with the plan made on that CT drawn where it belongs.
     std::cout << "== fluoroplan plan " << (sample / "ct_prone").string()
               << " --joints L4-L5 --side left --needle 150mm\n";
-    const StudyInventory prone = buildInventory(sample / "ct_prone");
-    if (const auto idx = primaryVolumeSeries(prone)) {
-      VolumeSeriesLoad l = loadVolume(prone, *idx, 0, progressLine(quiet));
-      if (l.volume) {
-        PlanCliOptions po;
-        po.ctPath = sample / "ct_prone";
-        po.joints = "L4-L5";
-        po.needle = "150";
-        po.outDir = work / "plan_prone";
-        rc = std::max(rc, planCommand(po, *l.volume, progressLine(quiet)));
-      }
-    }
+    planSample("ct_prone", "L4-L5", work / "plan_prone");
     OverlayCliOptions ov;
     ov.ctPath = sample / "ct_prone";
     ov.runPath = sample / "runs" / "run2_oblique.dcm";
@@ -316,6 +309,12 @@ int main(int argc, char** argv) {
   planVerb->add_option("--out", planOpts.outDir, "output folder");
   planVerb->add_flag("-q,--quiet", quiet, "no progress line");
 
+  std::string benchRegCase = FLUOROPLAN_SAMPLE_CASE;
+  bool benchRegJson = false;
+  auto* benchRegVerb = bench->add_subcommand(
+      "register", "2D/3D registration from 10 mm / 5 degrees off and a tracking update, timed");
+  benchRegVerb->add_option("--case", benchRegCase, "the generated sample case");
+  benchRegVerb->add_flag("--json", benchRegJson, "JSON output");
   std::string benchDoseWork = "fluoroplan-work";
   int benchDoseEvents = 20000, benchDoseBatch = 100;
   bool benchDoseJson = false;
@@ -388,6 +387,7 @@ int main(int argc, char** argv) {
     if (*benchSeg) return benchSegment(benchCt, segRepeats, segJson);
     if (*benchPlanVerb) return benchPlan(planCt, planRepeats, planJson);
     if (*benchDrrVerb) return benchDrr(drrCt, drrRepeats, drrJson);
+    if (*benchRegVerb) return benchRegister(benchRegCase, benchRegJson);
     if (*benchDoseVerb)
       return benchDose(benchDoseWork, benchDoseEvents, benchDoseBatch, benchDoseJson);
     if (*segment || *planVerb) {

@@ -111,6 +111,26 @@ Vec3 startGuess(const Volume& ct, const std::vector<OverlayTrajectory>& plan) {
   return guess;
 }
 
+// What overlay and replay read: the CT (and its patient), the plan, the
+// runs. Empty, having said why, when there is no run to read.
+struct Inputs {
+  Volume ct;
+  std::optional<PatientIdentity> patient;
+  std::vector<OverlayTrajectory> plan;
+  StudyInventory runs;
+};
+std::optional<Inputs> loadInputs(const OverlayCliOptions& o) {
+  Inputs in;
+  in.ct = loadCt(o.ctPath, &in.patient);
+  in.plan = readPlan(o.planPath);
+  in.runs = buildInventory(o.runPath);
+  if (in.runs.runs.empty()) {
+    std::cerr << "error: " << o.runPath.string() << ": no C-arm run found\n";
+    return std::nullopt;
+  }
+  return in;
+}
+
 // With no plan the frame's level is unknown: the search runs the CT's whole
 // head-foot length.
 RegistrationOptions searchFor(const Volume& ct, const std::vector<OverlayTrajectory>& plan) {
@@ -122,14 +142,12 @@ RegistrationOptions searchFor(const Volume& ct, const std::vector<OverlayTraject
 } // namespace
 
 int replayCommand(const OverlayCliOptions& o) {
-  std::optional<PatientIdentity> patient;
-  const Volume ct = loadCt(o.ctPath, &patient);
-  const std::vector<OverlayTrajectory> plan = readPlan(o.planPath);
-  const StudyInventory runs = buildInventory(o.runPath);
-  if (runs.runs.empty()) {
-    std::cerr << "error: " << o.runPath.string() << ": no C-arm run found\n";
-    return kInputProblem;
-  }
+  const auto in = loadInputs(o);
+  if (!in) return kInputProblem;
+  const Volume& ct = in->ct;
+  const std::vector<OverlayTrajectory>& plan = in->plan;
+  const StudyInventory& runs = in->runs;
+  const std::optional<PatientIdentity>& patient = in->patient;
   const Registration2D3D reg(ct);
   IntensifierDistortion d;
   d.k = o.pincushionK;
@@ -168,14 +186,12 @@ int replayCommand(const OverlayCliOptions& o) {
 }
 
 int overlayCommand(const OverlayCliOptions& o) {
-  std::optional<PatientIdentity> patient;
-  const Volume ct = loadCt(o.ctPath, &patient);
-  const std::vector<OverlayTrajectory> plan = readPlan(o.planPath);
-  const StudyInventory runs = buildInventory(o.runPath);
-  if (runs.runs.empty()) {
-    std::cerr << "error: " << o.runPath.string() << ": no C-arm run found\n";
-    return kInputProblem;
-  }
+  const auto in = loadInputs(o);
+  if (!in) return kInputProblem;
+  const Volume& ct = in->ct;
+  const std::vector<OverlayTrajectory>& plan = in->plan;
+  const StudyInventory& runs = in->runs;
+  const std::optional<PatientIdentity>& patient = in->patient;
   fs::create_directories(o.outDir);
   json warnings = json::array();
   for (const XRayRunEntry& entry : runs.runs)
