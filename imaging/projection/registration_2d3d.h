@@ -51,7 +51,9 @@ struct RegistrationOptions {
   double searchAlongSpineMm = 0;
   double searchDepthMm = 0;     // and along it (0: left to the refinement)
   double maxInPlaneErrorMm = 2; // accept only within this
-  double minCorrelation = 0.4; // the sample: right poses 0.57-0.80, a wrong level 0.27-0.37
+  // The sample: right poses 0.66-0.90 (128-pixel image); a neighbouring
+  // level matched at 0.37 in development.
+  double minCorrelation = 0.4;
   int restarts = 4;
   // Another place that matches within this fraction of the best (a
   // neighbouring vertebra) makes the result ambiguous: not accepted.

@@ -142,12 +142,9 @@ RegistrationOptions searchFor(const Volume& ct, const std::vector<OverlayTraject
 } // namespace
 
 int replayCommand(const OverlayCliOptions& o) {
-  const auto in = loadInputs(o);
-  if (!in) return kInputProblem;
-  const Volume& ct = in->ct;
-  const std::vector<OverlayTrajectory>& plan = in->plan;
-  const StudyInventory& runs = in->runs;
-  const std::optional<PatientIdentity>& patient = in->patient;
+  const auto loaded = loadInputs(o);
+  if (!loaded) return kInputProblem;
+  const auto& [ct, patient, plan, runs] = *loaded;
   const Registration2D3D reg(ct);
   IntensifierDistortion d;
   d.k = o.pincushionK;
@@ -186,12 +183,9 @@ int replayCommand(const OverlayCliOptions& o) {
 }
 
 int overlayCommand(const OverlayCliOptions& o) {
-  const auto in = loadInputs(o);
-  if (!in) return kInputProblem;
-  const Volume& ct = in->ct;
-  const std::vector<OverlayTrajectory>& plan = in->plan;
-  const StudyInventory& runs = in->runs;
-  const std::optional<PatientIdentity>& patient = in->patient;
+  const auto loaded = loadInputs(o);
+  if (!loaded) return kInputProblem;
+  const auto& [ct, patient, plan, runs] = *loaded;
   fs::create_directories(o.outDir);
   json warnings = json::array();
   for (const XRayRunEntry& entry : runs.runs)
