@@ -289,7 +289,8 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
     q[std::size_t(k % 2)] += 5 * sgn;
     q[2] += 5 * sgn;
     q[3 + std::size_t(k % 3)] += 2 * sgn;
-    auto [p, s] = refine(coarse, q, 2.0, 1.0, 0.25);
+    // To 0.5 mm: the estimate does not claim better than that.
+    auto [p, s] = refine(coarse, q, 2.0, 1.0, 0.5);
     if (s < bestScore - 0.02) {
       // Stuck in a worse optimum: a failed restart, not a second answer.
       ++failedRestarts;
