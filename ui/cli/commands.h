@@ -54,9 +54,10 @@ int planCommand(const PlanCliOptions& options, const Volume& ct, const ProgressC
 
 struct DoseCliOptions {
   std::vector<std::filesystem::path> paths;
-  std::string procedure = "facet-rf"; // facet-block, facet-rf, scs, other: sets the alerts
-  std::filesystem::path database;     // the dose history (SQLite); empty: none kept
-  std::filesystem::path rdsrOut;      // write the procedure as an RDSR
+  std::string procedure = "facet-rf";  // facet-block, facet-rf, scs, other: sets the alerts
+  std::filesystem::path database;      // the dose history (SQLite); empty: none kept
+  std::filesystem::path rdsrOut;       // write the procedure as an RDSR
+  std::filesystem::path alertSettings; // a department's alert settings per procedure (JSON)
   bool json = false;
   // Totals read from the C-arm's own display (video-only C-arms).
   std::optional<double> userKermaMGy, userPkaGyCm2, userFluoroS;

@@ -4,6 +4,7 @@
 // when a history database is given.
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -68,9 +69,59 @@ struct Procedure {
   std::vector<std::string> duplicates;
 };
 
+// The alert settings for a procedure type: the cited defaults, with what a
+// department's JSON file sets for that type, e.g.
+//   {"facet-rf": {"reference_kerma_mGy": 150, "max_facet_rf_per_12_months": 2}}
+// Unknown keys are an error, so a misspelt setting is not silently ignored.
+DoseAlertConfig alertConfig(const std::string& procedure, const std::filesystem::path& file) {
+  DoseAlertConfig c = defaultDoseAlertConfig(procedure);
+  if (file.empty()) return c;
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error(file.string() + ": cannot read the alert settings");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(file.string() + ": not JSON: " + e.what());
+  }
+  if (!j.contains(procedure)) return c;
+  for (const auto& [key, value] : j[procedure].items()) {
+    if (!value.is_number())
+      throw std::runtime_error(file.string() + ": " + procedure + "." + key + " is not a number");
+    const double v = value.get<double>();
+    if (key == "reference_kerma_mGy")
+      c.referenceKermaMGy = v;
+    else if (key == "reference_pka_Gy_cm2")
+      c.referencePkaGyCm2 = v;
+    else if (key == "reference_fluoro_time_s")
+      c.referenceFluoroTimeS = v;
+    else if (key == "kerma_first_notification_mGy")
+      c.kermaFirstNotificationMGy = v;
+    else if (key == "kerma_notification_step_mGy")
+      c.kermaNotificationStepMGy = v;
+    else if (key == "fluoro_signal_every_s")
+      c.fluoroSignalEveryS = v;
+    else if (key == "history_kerma_level_mGy")
+      c.historyKermaLevelMGy = v;
+    else if (key == "max_facet_rf_per_12_months")
+      c.maxFacetRfPer12Months = int(v);
+    else
+      throw std::runtime_error(file.string() + ": unknown alert setting " + procedure + "." + key);
+  }
+  c.referenceSource = "set in " + file.filename().string();
+  return c;
+}
+
 } // namespace
 
 int doseCommand(const DoseCliOptions& o) {
+  DoseAlertConfig alertSettings;
+  try {
+    alertSettings = alertConfig(o.procedure, o.alertSettings);
+  } catch (const std::runtime_error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kInputProblem;
+  }
   std::map<std::string, Procedure> procedures; // by Study Instance UID
   json reportsJson = json::array();
   Problems problems;
@@ -247,7 +298,7 @@ int doseCommand(const DoseCliOptions& o) {
       const auto key = p.studyUid.empty() ? "no-study:" + p.patient.id + ":" + p.date : p.studyUid;
       history = store->history(p.patient, storeIds.count(key) ? storeIds[key] : -1);
     }
-    const auto alerts = evaluateDoseAlerts(t, defaultDoseAlertConfig(o.procedure), p.date, history);
+    const auto alerts = evaluateDoseAlerts(t, alertSettings, p.date, history);
     json alertsJson = json::array();
     for (const auto& a : alerts)
       alertsJson.push_back(

@@ -113,3 +113,25 @@ TEST(DoseCommand, BenchReportsGroupCommitRateAgainstCommitPerEvent) {
   EXPECT_GT(j["events_per_s_commit_per_event"].get<double>(), 0);
   EXPECT_EQ(j["events"], 2000);
 }
+
+TEST(DoseCommand, ADepartmentsAlertSettingsReplaceTheDefaults) {
+  const fs::path dir = freshDir("dose_cli_alerts");
+  std::ofstream(dir / "alerts.json")
+      << R"({"facet-rf": {"reference_kerma_mGy": 0.5, "max_facet_rf_per_12_months": 2}})";
+  const auto r = fp("dose --json '" + (kCase / "runs").string() + "' --alert-settings '" +
+                    (dir / "alerts.json").string() + "'");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const std::string alerts = json(r)["procedures"][0]["alerts"].dump();
+  EXPECT_NE(alerts.find("above the reference level 0.5 mGy (set in alerts.json)"),
+            std::string::npos)
+      << alerts;
+  // A misspelt setting is an error naming the file, not silently ignored.
+  std::ofstream(dir / "typo.json") << R"({"facet-rf": {"reference_kerma_mgy": 0.5}})";
+  const auto bad =
+      runCommandLine(std::string(FLUOROPLAN_BINARY) + " dose '" + (kCase / "runs").string() +
+                     "' --alert-settings '" + (dir / "typo.json").string() + "' 2>&1");
+  EXPECT_EQ(bad.exitCode, 1);
+  EXPECT_NE(bad.output.find("typo.json: unknown alert setting facet-rf.reference_kerma_mgy"),
+            std::string::npos)
+      << bad.output;
+}
