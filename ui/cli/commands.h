@@ -62,6 +62,9 @@ struct DoseCliOptions {
   // Totals read from the C-arm's own display (video-only C-arms).
   std::optional<double> userKermaMGy, userPkaGyCm2, userFluoroS;
   std::string userDateTime;
+  // Per-needle dose: "NAME=START-END", DICOM date-times (YYYYMMDDhhmmss),
+  // the time each needle was being placed.
+  std::vector<std::string> needlePhases;
   PatientIdentity patient; // for displayed totals with no DICOM files
   std::string studyDate;
 };

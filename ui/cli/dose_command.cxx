@@ -112,12 +112,28 @@ DoseAlertConfig alertConfig(const std::string& procedure, const std::filesystem:
   return c;
 }
 
+// "L4 MB left=20260101093000-20260101093500" -> a phase; throws naming it.
+NeedlePhase parsePhase(const std::string& text) {
+  const auto eq = text.rfind('='), dash = text.rfind('-');
+  if (eq == std::string::npos || dash == std::string::npos || dash < eq)
+    throw std::runtime_error("--needle-phase '" + text + "': expected NAME=START-END");
+  const auto a = dicomDateTimeSeconds(text.substr(eq + 1, dash - eq - 1)),
+             b = dicomDateTimeSeconds(text.substr(dash + 1));
+  if (!a || !b || *b <= *a)
+    throw std::runtime_error("--needle-phase '" + text +
+                             "': START and END must be date-times YYYYMMDDhhmmss, END after START");
+  return {text.substr(0, eq), *a, *b};
+}
+
 } // namespace
 
 int doseCommand(const DoseCliOptions& o) {
   DoseAlertConfig alertSettings;
+  std::vector<NeedlePhase> phases;
   try {
     alertSettings = alertConfig(o.procedure, o.alertSettings);
+    for (const auto& text : o.needlePhases)
+      phases.push_back(parsePhase(text));
   } catch (const std::runtime_error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kInputProblem;
@@ -320,6 +336,13 @@ int doseCommand(const DoseCliOptions& o) {
                                                 ? json(*p.ledger.kermaRateMGyPerMin())
                                                 : json(nullptr)},
                  {"counted_once", p.duplicates},
+                 {"per_needle",
+                  [&] {
+                    json per = json::array();
+                    for (const auto& [needle, nt] : p.ledger.perNeedle(phases))
+                      per.push_back({{"needle", needle}, {"totals", totalsJson(nt)}});
+                    return per;
+                  }()},
                  {"alerts", alertsJson},
                  {"history", hist}};
     if (store) {
@@ -346,6 +369,10 @@ int doseCommand(const DoseCliOptions& o) {
         std::cout << "  Ka,r rate: unknown (image headers carry no Ka,r)\n";
       for (const auto& d : p.duplicates)
         std::cout << "  " << d << "\n";
+      for (const auto& [needle, nt] : p.ledger.perNeedle(phases))
+        std::cout << "  " << needle << ": Ka,r " << fmt(nt.kermaMGy, 2) << " mGy, PKA "
+                  << fmt(nt.pkaGyCm2, 4) << " Gy cm2, fluoroscopy " << fmt(nt.fluoroTimeS, 1)
+                  << " s, " << nt.events << " irradiation(s)\n";
       for (const auto& a : alerts)
         std::cout << "  ALERT (" << alertLevelName(a.level) << "): " << a.message << "\n";
       if (store) {

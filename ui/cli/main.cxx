@@ -362,6 +362,8 @@ int main(int argc, char** argv) {
                        "facet-block, facet-rf, scs or other (sets reference levels and alerts)");
   doseVerb->add_option("--db", doseOpts.database, "the dose history database (SQLite)");
   doseVerb->add_option("--rdsr", doseOpts.rdsrOut, "write the procedure as an RDSR to this file");
+  doseVerb->add_option("--needle-phase", doseOpts.needlePhases,
+                       "NAME=START-END (YYYYMMDDhhmmss): dose while that needle was placed");
   doseVerb->add_option("--alert-settings", doseOpts.alertSettings,
                        "JSON: per procedure type, the reference levels and alert steps to use");
   doseVerb->add_option("--displayed-kerma", doseOpts.userKermaMGy,

@@ -135,3 +135,26 @@ TEST(DoseCommand, ADepartmentsAlertSettingsReplaceTheDefaults) {
             std::string::npos)
       << bad.output;
 }
+
+TEST(DoseCommand, DosePerNeedleFromThePhasesGiven) {
+  // The sample's runs start at 09:30:11 .. 09:30:14: the first two runs
+  // while the first needle went in, the rest while the second did.
+  const auto r = fp("dose --json '" + (kCase / "runs").string() +
+                    "' --needle-phase 'L3 MB left=20260101093010-20260101093013'"
+                    " --needle-phase 'L4 MB left=20260101093013-20260101093100'");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = json(r);
+  const auto& per = j["procedures"][0]["per_needle"];
+  ASSERT_EQ(per.size(), 2u);
+  const double a = per[0]["totals"]["reference_air_kerma_mGy"],
+               b = per[1]["totals"]["reference_air_kerma_mGy"],
+               all = j["procedures"][0]["totals"]["reference_air_kerma_mGy"];
+  EXPECT_GT(a, 0);
+  EXPECT_GT(b, 0);
+  EXPECT_NEAR(a + b, all, 1e-6 * all); // the phases cover every event once
+  EXPECT_EQ(per[0]["totals"]["events"].get<int>() + per[1]["totals"]["events"].get<int>(), 7);
+  const auto bad = runCommandLine(std::string(FLUOROPLAN_BINARY) + " dose '" +
+                                  (kCase / "runs").string() + "' --needle-phase 'L3 MB' 2>&1");
+  EXPECT_EQ(bad.exitCode, 1);
+  EXPECT_NE(bad.output.find("expected NAME=START-END"), std::string::npos) << bad.output;
+}
