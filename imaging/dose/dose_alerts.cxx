@@ -2,18 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 
-namespace fluoroplan {
+#include "imaging/core/text_format.h"
 
-namespace {
-std::string fmt(double v, int decimals) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", decimals, v);
-  return b;
-}
-} // namespace
+namespace fluoroplan {
 
 const char* alertLevelName(AlertLevel l) {
   switch (l) {
@@ -54,17 +47,20 @@ std::vector<DoseAlert> evaluateDoseAlerts(const DoseTotals& t, const DoseAlertCo
     out.push_back({AlertLevel::Notice, "incomplete", "totals may be low: " + t.incomplete.front()});
   if (c.referenceKermaMGy && t.kermaMGy > *c.referenceKermaMGy)
     out.push_back({AlertLevel::Notice, "reference-kerma",
-                   "Ka,r " + fmt(t.kermaMGy, 1) + " mGy is above the reference level " +
-                       fmt(*c.referenceKermaMGy, 1) + " mGy (" + c.referenceSource + ")"});
+                   "Ka,r " + fixedDecimals(t.kermaMGy, 1) + " mGy is above the reference level " +
+                       fixedDecimals(*c.referenceKermaMGy, 1) + " mGy (" + c.referenceSource +
+                       ")"});
   if (c.referencePkaGyCm2 && t.pkaGyCm2 > *c.referencePkaGyCm2)
     out.push_back({AlertLevel::Notice, "reference-pka",
-                   "PKA " + fmt(t.pkaGyCm2, 2) + " Gy cm2 is above the reference level " +
-                       fmt(*c.referencePkaGyCm2, 2) + " Gy cm2 (" + c.referenceSource + ")"});
+                   "PKA " + fixedDecimals(t.pkaGyCm2, 2) + " Gy cm2 is above the reference level " +
+                       fixedDecimals(*c.referencePkaGyCm2, 2) + " Gy cm2 (" + c.referenceSource +
+                       ")"});
   if (c.referenceFluoroTimeS && t.fluoroTimeS > *c.referenceFluoroTimeS)
     out.push_back({AlertLevel::Notice, "reference-fluoro-time",
-                   "fluoroscopy time " + fmt(t.fluoroTimeS / 60, 1) +
-                       " min is above the reference level " + fmt(*c.referenceFluoroTimeS / 60, 1) +
-                       " min (" + c.referenceSource + ")"});
+                   "fluoroscopy time " + fixedDecimals(t.fluoroTimeS / 60, 1) +
+                       " min is above the reference level " +
+                       fixedDecimals(*c.referenceFluoroTimeS / 60, 1) + " min (" +
+                       c.referenceSource + ")"});
   if (t.kermaMGy >= c.kermaFirstNotificationMGy) {
     const double steps =
         c.kermaNotificationStepMGy > 0
@@ -72,14 +68,15 @@ std::vector<DoseAlert> evaluateDoseAlerts(const DoseTotals& t, const DoseAlertCo
             : 0;
     const double level = c.kermaFirstNotificationMGy + steps * c.kermaNotificationStepMGy;
     out.push_back({AlertLevel::Warning, "kerma-notification",
-                   "Ka,r has passed " + fmt(level, 0) + " mGy (now " + fmt(t.kermaMGy, 0) +
+                   "Ka,r has passed " + fixedDecimals(level, 0) + " mGy (now " +
+                       fixedDecimals(t.kermaMGy, 0) +
                        " mGy): tell the operator; skin dose follow-up may be needed"});
   }
   if (c.fluoroSignalEveryS > 0 && t.fluoroTimeS >= c.fluoroSignalEveryS) {
     const double passed = std::floor(t.fluoroTimeS / c.fluoroSignalEveryS) * c.fluoroSignalEveryS;
     out.push_back({AlertLevel::Notice, "fluoro-timer",
-                   "fluoroscopy time has passed " + fmt(passed / 60, 1) + " min (now " +
-                       fmt(t.fluoroTimeS / 60, 1) + " min)"});
+                   "fluoroscopy time has passed " + fixedDecimals(passed / 60, 1) + " min (now " +
+                       fixedDecimals(t.fluoroTimeS / 60, 1) + " min)"});
   }
   // The 12 months before this procedure.
   // A date that is not YYYYMMDD places no window: the whole history counts.
@@ -98,8 +95,8 @@ std::vector<DoseAlert> evaluateDoseAlerts(const DoseTotals& t, const DoseAlertCo
   }
   if (kerma12 >= c.historyKermaLevelMGy)
     out.push_back({AlertLevel::Warning, "history-kerma",
-                   "the patient's Ka,r over 12 months is " + fmt(kerma12, 0) +
-                       " mGy, at or above " + fmt(c.historyKermaLevelMGy, 0) + " mGy"});
+                   "the patient's Ka,r over 12 months is " + fixedDecimals(kerma12, 0) +
+                       " mGy, at or above " + fixedDecimals(c.historyKermaLevelMGy, 0) + " mGy"});
   if (c.procedure == "facet-rf" && int(rfDates.size()) + 1 > c.maxFacetRfPer12Months) {
     std::string dates;
     for (const auto& d : rfDates)

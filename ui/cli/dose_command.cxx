@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "imaging/core/text_format.h"
 #include "imaging/dicom/study_inventory.h"
 #include "imaging/dose/dose_alerts.h"
 #include "imaging/dose/dose_ledger.h"
@@ -22,12 +23,6 @@ namespace fluoroplan::cli {
 namespace {
 
 using nlohmann::json;
-
-std::string fmt(double v, int decimals) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", decimals, v);
-  return b;
-}
 
 json totalsJson(const DoseTotals& t) {
   return {{"shown_as_stated", t.shownAsStated},
@@ -46,13 +41,14 @@ json totalsJson(const DoseTotals& t) {
 }
 
 void printTotals(const DoseTotals& t, std::ostream& out, const std::string& indent) {
-  out << indent << "Ka,r " << fmt(t.kermaMGy, 2) << " mGy (fluoro " << fmt(t.fluoroKermaMGy, 2)
-      << ", acquisition " << fmt(t.acquisitionKermaMGy, 2) << ")  PKA " << fmt(t.pkaGyCm2, 4)
-      << " Gy cm2 (fluoro " << fmt(t.fluoroPkaGyCm2, 4) << ", acquisition "
-      << fmt(t.acquisitionPkaGyCm2, 4) << ")\n"
-      << indent << "fluoroscopy " << fmt(t.fluoroTimeS / 60.0, 1) << " min ("
-      << fmt(t.fluoroTimeS, 1) << " s)  acquisitions " << t.acquisitions << "  events " << t.events
-      << "\n";
+  out << indent << "Ka,r " << fixedDecimals(t.kermaMGy, 2) << " mGy (fluoro "
+      << fixedDecimals(t.fluoroKermaMGy, 2) << ", acquisition "
+      << fixedDecimals(t.acquisitionKermaMGy, 2) << ")  PKA " << fixedDecimals(t.pkaGyCm2, 4)
+      << " Gy cm2 (fluoro " << fixedDecimals(t.fluoroPkaGyCm2, 4) << ", acquisition "
+      << fixedDecimals(t.acquisitionPkaGyCm2, 4) << ")\n"
+      << indent << "fluoroscopy " << fixedDecimals(t.fluoroTimeS / 60.0, 1) << " min ("
+      << fixedDecimals(t.fluoroTimeS, 1) << " s)  acquisitions " << t.acquisitions << "  events "
+      << t.events << "\n";
   for (const auto& s : t.shownAsStated)
     out << indent << "NOTE: " << s << "\n";
   if (t.complete()) out << indent << "complete: every irradiation has its values\n";
@@ -214,9 +210,9 @@ int doseCommand(const DoseCliOptions& o) {
             c.conceptCode == "113722" || c.conceptCode == "113725" || c.conceptCode == "113730";
         if (c.eventSum && !c.agrees() && c.stated > *c.eventSum)
           problems.push_back({Severity::Warning, s.path,
-                              c.conceptMeaning + " is stated as " + fmt(c.stated, 4) + " " +
-                                  c.clinicalUnit + " but the events sum to " + fmt(*c.eventSum, 4) +
-                                  " " + c.clinicalUnit +
+                              c.conceptMeaning + " is stated as " + fixedDecimals(c.stated, 4) +
+                                  " " + c.clinicalUnit + " but the events sum to " +
+                                  fixedDecimals(*c.eventSum, 4) + " " + c.clinicalUnit +
                                   (floored ? "; the procedure's total shows the stated figure"
                                            : "; the split shows the events' sum")});
         checks.push_back({{"concept", c.conceptMeaning},
@@ -256,11 +252,11 @@ int doseCommand(const DoseCliOptions& o) {
                   << " irradiation events\n";
         for (const TotalCheck& c : checkReportTotals(d)) {
           std::cout << "  " << c.conceptMeaning << ": stated " << c.rawValue << " = "
-                    << fmt(c.stated, 4) << " " << c.clinicalUnit;
+                    << fixedDecimals(c.stated, 4) << " " << c.clinicalUnit;
           if (c.eventSum)
-            std::cout << "; events sum to " << fmt(*c.eventSum, 4) << " "
+            std::cout << "; events sum to " << fixedDecimals(*c.eventSum, 4) << " "
                       << (c.agrees() ? "(agrees)"
-                                     : "(DISAGREES beyond " + fmt(c.tolerance, 4) + ")");
+                                     : "(DISAGREES beyond " + fixedDecimals(c.tolerance, 4) + ")");
           else
             std::cout << "; not every event states it";
           std::cout << "\n";
@@ -364,23 +360,24 @@ int doseCommand(const DoseCliOptions& o) {
                 << " " << p.patient.name << ", study " << uid << "\n";
       printTotals(t, std::cout, "  ");
       if (const auto rate = p.ledger.kermaRateMGyPerMin())
-        std::cout << "  Ka,r rate over the last minute: " << fmt(*rate, 2) << " mGy/min\n";
+        std::cout << "  Ka,r rate over the last minute: " << fixedDecimals(*rate, 2)
+                  << " mGy/min\n";
       else
         std::cout << "  Ka,r rate: unknown (image headers carry no Ka,r)\n";
       for (const auto& d : p.duplicates)
         std::cout << "  " << d << "\n";
       for (const auto& [needle, nt] : p.ledger.perNeedle(phases))
-        std::cout << "  " << needle << ": Ka,r " << fmt(nt.kermaMGy, 2) << " mGy, PKA "
-                  << fmt(nt.pkaGyCm2, 4) << " Gy cm2, fluoroscopy " << fmt(nt.fluoroTimeS, 1)
-                  << " s, " << nt.events << " irradiation(s)\n";
+        std::cout << "  " << needle << ": Ka,r " << fixedDecimals(nt.kermaMGy, 2) << " mGy, PKA "
+                  << fixedDecimals(nt.pkaGyCm2, 4) << " Gy cm2, fluoroscopy "
+                  << fixedDecimals(nt.fluoroTimeS, 1) << " s, " << nt.events << " irradiation(s)\n";
       for (const auto& a : alerts)
         std::cout << "  ALERT (" << alertLevelName(a.level) << "): " << a.message << "\n";
       if (store) {
         double k = 0;
         for (const auto& h : history)
           k += h.kermaMGy;
-        std::cout << "  History: " << history.size() << " other procedure(s), Ka,r " << fmt(k, 2)
-                  << " mGy in all\n";
+        std::cout << "  History: " << history.size() << " other procedure(s), Ka,r "
+                  << fixedDecimals(k, 2) << " mGy in all\n";
       }
       if (proc.contains("rdsr")) std::cout << "  Wrote " << o.rdsrOut.string() << "\n";
     }

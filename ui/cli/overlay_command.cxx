@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "imaging/core/atomic_file.h"
+#include "imaging/core/text_format.h"
 #include "imaging/dicom/study_inventory.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/projection/frame_geometry.h"
@@ -24,12 +25,6 @@ namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-std::string fmt(double v, int decimals) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", decimals, v);
-  return b;
-}
 
 // The CT, and its patient when it is DICOM (NIfTI/NRRD carry none).
 Volume loadCt(const fs::path& p, std::optional<PatientIdentity>* patient = nullptr) {
@@ -163,14 +158,15 @@ int replayCommand(const OverlayCliOptions& o) {
       const CArmGeometry& g = r.geometry;
       std::cout << "  frame " << f + 1;
       if (run.frames[f].timeFromStartMs)
-        std::cout << " (" << fmt(*run.frames[f].timeFromStartMs / 1000.0, 2) << " s)";
-      std::cout << ": C-arm " << fmt(g.primaryDeg, 1) << " / " << fmt(g.secondaryDeg, 1)
-                << " deg, image turned " << fmt(g.inPlaneDeg, 1) << " deg, isocentre ("
-                << fmt(g.isocentreLps.x, 1) << ", " << fmt(g.isocentreLps.y, 1) << ", "
-                << fmt(g.isocentreLps.z, 1) << ") mm LPS; ";
+        std::cout << " (" << fixedDecimals(*run.frames[f].timeFromStartMs / 1000.0, 2) << " s)";
+      std::cout << ": C-arm " << fixedDecimals(g.primaryDeg, 1) << " / "
+                << fixedDecimals(g.secondaryDeg, 1) << " deg, image turned "
+                << fixedDecimals(g.inPlaneDeg, 1) << " deg, isocentre ("
+                << fixedDecimals(g.isocentreLps.x, 1) << ", " << fixedDecimals(g.isocentreLps.y, 1)
+                << ", " << fixedDecimals(g.isocentreLps.z, 1) << ") mm LPS; ";
       if (r.accepted)
-        std::cout << "registered, +-" << fmt(r.inPlaneErrorMm, 1) << " mm in plane, +-"
-                  << fmt(r.alongBeamErrorMm, 1) << " mm along the beam";
+        std::cout << "registered, +-" << fixedDecimals(r.inPlaneErrorMm, 1) << " mm in plane, +-"
+                  << fixedDecimals(r.alongBeamErrorMm, 1) << " mm along the beam";
       else
         std::cout << "NOT registered: " << r.reason;
       std::cout << " [" << t.how
@@ -251,8 +247,8 @@ int overlayCommand(const OverlayCliOptions& o) {
           line(pic, x0, y + d, x0 + 10 * pxPerMm, y + d, {255, 255, 255});
         drawText(pic, x0, y + 6, "10 MM", {255, 255, 255}, scale);
         drawText(pic, 4, 4,
-                 "REG ERR " + fmt(r.inPlaneErrorMm, 1) + " MM IN PLANE, " +
-                     fmt(r.alongBeamErrorMm, 1) + " MM DEPTH",
+                 "REG ERR " + fixedDecimals(r.inPlaneErrorMm, 1) + " MM IN PLANE, " +
+                     fixedDecimals(r.alongBeamErrorMm, 1) + " MM DEPTH",
                  {0, 255, 0}, scale);
       } else {
         drawText(pic, 4, 4, "NOT REGISTERED: NO PLAN DRAWN", {255, 80, 80}, scale);
