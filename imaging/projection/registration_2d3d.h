@@ -40,6 +40,14 @@ struct RegistrationImage {
 RegistrationImage registrationImageFromFrame(const std::vector<float>& samples, unsigned columns,
                                              unsigned rows, double marginPx = 12);
 
+// What tracking knows from the previous frame of a run: how well it
+// matched and how sure its restarts made it.
+struct TrackingPrior {
+  double correlation = 0;
+  double inPlaneErrorMm = 0;
+  double alongBeamErrorMm = 0;
+};
+
 struct RegistrationOptions {
   // Coarse translation search, +- across the beam: the capture range. It
   // spans two vertebral levels each way, so that the best match is not a
@@ -59,6 +67,17 @@ struct RegistrationOptions {
   // neighbouring vertebra) makes the result ambiguous: not accepted.
   double ambiguityMargin = 0.1;
   unsigned threads = 0;
+  // Tracking (with no search): the pose is refined from the start on the
+  // 1/4 image only; when it then matches about as well as the previous
+  // frame did (within `trackingCorrelationDrop`) and the refinement moved
+  // it at most `trackingMaxCorrectionMm` at the isocentre and
+  // `trackingMaxCorrectionDeg`, the previous frame's error estimate is
+  // carried over instead of restarting (same anatomy, nearly the same
+  // view). Otherwise the full refinement and restarts run.
+  std::optional<TrackingPrior> tracking;
+  double trackingCorrelationDrop = 0.05;
+  double trackingMaxCorrectionMm = 2;
+  double trackingMaxCorrectionDeg = 2;
 };
 
 struct RegistrationResult {

@@ -57,7 +57,10 @@ TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::si
     start.primaryDeg += previous_->geometry.primaryDeg - previousDicom_->primaryDeg;
     start.secondaryDeg += previous_->geometry.secondaryDeg - previousDicom_->secondaryDeg;
     start.inPlaneDeg = previous_->geometry.inPlaneDeg;
-    t.registration = reg_.run(t.image, start, false, options_);
+    RegistrationOptions tracking = options_;
+    tracking.tracking = TrackingPrior{previous_->correlation, previous_->inPlaneErrorMm,
+                                      previous_->alongBeamErrorMm};
+    t.registration = reg_.run(t.image, start, false, tracking);
     t.how = "refined from the previous frame's pose (the C-arm moved)";
     if (!t.registration.accepted) {
       t.registration = reg_.run(t.image, fg.geometry, true, options_);

@@ -2,6 +2,7 @@
 // intensifier distortion, the in-plane rotation, gradient correlation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "imaging/projection/intensifier_distortion.h"
@@ -67,4 +68,128 @@ TEST(GradientCorrelation, KnownAnswers) {
     x = -x;
   EXPECT_NEAR(gradientCorrelation(a, b, mask, w, h), -1.0, 1e-9);
   EXPECT_EQ(gradientCorrelation(a, flat, mask, w, h), -1.0); // a blank frame matches nothing
+}
+
+namespace {
+// A toy spine: a 120 mm water block in air (1 mm voxels) with bone balls
+// and rods of different sizes, none symmetric, so every pose parameter
+// changes the image.
+Volume toySpine() {
+  Volume v;
+  v.size = {128, 128, 128};
+  v.spacingMm = {1, 1, 1};
+  v.originLps = {-63.5, -63.5, -63.5};
+  v.hu.assign(v.voxelCount(), -1000);
+  const Vec3 balls[] = {{0, 10, -40}, {0, 10, 0}, {0, 10, 40}, {-18, 25, -20}, {22, 28, 15}};
+  const double radii[] = {12, 13, 11, 5, 7};
+  for (std::size_t k = 0; k < 128; ++k)
+    for (std::size_t j = 0; j < 128; ++j)
+      for (std::size_t i = 0; i < 128; ++i) {
+        const Vec3 p = v.indexToLps({double(i), double(j), double(k)});
+        int16_t hu = -1000;
+        if (std::abs(p.x) < 60 && std::abs(p.y) < 60 && std::abs(p.z) < 60) hu = 0;
+        for (int b = 0; b < 5; ++b)
+          if (norm(p - balls[b]) < radii[b]) hu = 900;
+        // A rod along the spine, behind the balls, and a slanted one.
+        if (std::hypot(p.x - 2, p.y - 35) < 4 && std::abs(p.z) < 50) hu = 800;
+        if (std::hypot(p.x + 30 - 0.3 * p.z, p.y - 5) < 3 && std::abs(p.z) < 30) hu = 800;
+        v.hu[v.offset(i, j, k)] = hu;
+      }
+  return v;
+}
+
+CArmGeometry toyTruth() {
+  CArmGeometry g;
+  g.primaryDeg = 170;
+  g.secondaryDeg = -10;
+  g.sourceToDetectorMm = 1000;
+  g.sourceToIsocentreMm = 650;
+  g.pixelMm = 0.45;
+  g.isocentreLps = {3, 12, -4};
+  return g;
+}
+
+// The frame as registration sees it: line integrals, compared inside a
+// disc (the intensifier's field).
+RegistrationImage toyFrame(const Volume& ct, const CArmGeometry& g) {
+  const Drr d = renderDrr(ct, g);
+  RegistrationImage img{g.columns, g.rows, d.lineIntegral,
+                        std::vector<uint8_t>(d.lineIntegral.size(), 0)};
+  for (unsigned r = 0; r < g.rows; ++r)
+    for (unsigned c = 0; c < g.columns; ++c)
+      img.mask[std::size_t(r) * g.columns + c] =
+          std::hypot(c - g.principalColumn, r - g.principalRow) < 230;
+  return img;
+}
+
+// The largest distance at the isocentre (mm) between where two poses put
+// the bone balls' centres.
+double errorMm(const CArmGeometry& truth, const CArmGeometry& g) {
+  double worst = 0;
+  for (const Vec3 p : {Vec3{0, 10, -40}, Vec3{0, 10, 0}, Vec3{0, 10, 40}, Vec3{22, 28, 15}}) {
+    const auto a = truth.project(p), b = g.project(p);
+    worst = std::max(worst, std::hypot(a[0] - b[0], a[1] - b[1]));
+  }
+  return worst * truth.pixelMm * truth.sourceToIsocentreMm / truth.sourceToDetectorMm;
+}
+} // namespace
+
+TEST(Registration2D3D, RefinesAllSixParametersFromAStartOff) {
+  const Volume ct = toySpine();
+  const CArmGeometry truth = toyTruth();
+  const RegistrationImage frame = toyFrame(ct, truth);
+  CArmGeometry start = truth;
+  start.isocentreLps = truth.isocentreLps + Vec3{4, -3, 4}; // 6.4 mm
+  start.primaryDeg += 2;
+  start.secondaryDeg -= 2;
+  start.inPlaneDeg += 1.5;
+  ASSERT_GT(errorMm(truth, start), 5);
+  const Registration2D3D reg(ct);
+  const RegistrationResult r = reg.run(frame, start, false);
+  EXPECT_TRUE(r.accepted) << r.reason;
+  EXPECT_LT(errorMm(truth, r.geometry), 0.5) << r.reason;
+  EXPECT_NEAR(r.geometry.inPlaneDeg, truth.inPlaneDeg, 0.5);
+  EXPECT_GT(r.correlation, 0.8);
+}
+
+TEST(Registration2D3D, TrackingCarriesTheEstimateOnlyWhenTheFrameStillMatches) {
+  const Volume ct = toySpine();
+  const CArmGeometry truth = toyTruth();
+  const RegistrationImage frame = toyFrame(ct, truth);
+  const Registration2D3D reg(ct);
+  const RegistrationResult first = reg.run(frame, truth, false);
+  ASSERT_TRUE(first.accepted) << first.reason;
+
+  // The next frame, C-arm turned 3 degrees, predicted from the DICOM angles:
+  // a few DRRs, the previous estimate carried over, and right.
+  CArmGeometry moved = truth;
+  moved.primaryDeg += 3;
+  const RegistrationImage next = toyFrame(ct, moved);
+  CArmGeometry predicted = first.geometry;
+  predicted.primaryDeg += 3;
+  RegistrationOptions o;
+  o.tracking = TrackingPrior{first.correlation, 0.7, 1.5};
+  const RegistrationResult t = reg.run(next, predicted, false, o);
+  EXPECT_TRUE(t.accepted) << t.reason;
+  EXPECT_NE(t.reason.find("tracked"), std::string::npos) << t.reason;
+  EXPECT_DOUBLE_EQ(t.inPlaneErrorMm, 0.7);
+  EXPECT_DOUBLE_EQ(t.alongBeamErrorMm, 1.5);
+  EXPECT_LT(errorMm(moved, t.geometry), 0.5);
+  EXPECT_LT(t.drrsRendered, first.drrsRendered / 4);
+
+  // The C-arm moved 8 mm more than its angles say: the correction is too
+  // large to trust the old estimate, so the full refinement and restarts
+  // run, and the result is still right.
+  CArmGeometry shifted = moved;
+  shifted.isocentreLps = moved.isocentreLps + 8.0 * moved.columnDirection();
+  const RegistrationResult full = reg.run(toyFrame(ct, shifted), predicted, false, o);
+  EXPECT_EQ(full.reason.find("tracked"), std::string::npos) << full.reason;
+  EXPECT_TRUE(full.accepted) << full.reason;
+  EXPECT_LT(errorMm(shifted, full.geometry), 0.5);
+
+  // A blank frame after a good one: refused, not tracked.
+  RegistrationImage blank = next;
+  std::fill(blank.value.begin(), blank.value.end(), 0.f);
+  const RegistrationResult none = reg.run(blank, predicted, false, o);
+  EXPECT_FALSE(none.accepted);
 }
