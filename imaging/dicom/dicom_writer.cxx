@@ -15,6 +15,7 @@
 #include <openjpeg.h>
 
 #include <cstring>
+#include <ctime>
 #include <iomanip>
 #include <mutex>
 #include <sstream>
@@ -550,6 +551,84 @@ void writeXRayRun(const XRayRunSpec& spec, const fs::path& file) {
                                     static_cast<unsigned long>(words.size())),
           "pixel data");
   }
+  saveAtomically(ff, file, EXS_LittleEndianExplicit);
+}
+
+std::string newUid() {
+  char buf[100];
+  dcmGenerateUniqueIdentifier(buf, SITE_INSTANCE_UID_ROOT);
+  return buf;
+}
+
+void writeSecondaryCapture(const SecondaryCaptureSpec& spec, const fs::path& file) {
+  if (!spec.source) throw std::runtime_error(file.string() + ": no source frame given");
+  const DicomHeader& src = *spec.source;
+  if (spec.columns == 0 || spec.rows == 0 || spec.columns > 65535 || spec.rows > 65535 ||
+      spec.rgb.size() != std::size_t(spec.columns) * spec.rows * 3)
+    throw std::runtime_error(file.string() + ": the picture's size does not match its pixels");
+  if (src.studyInstanceUid.empty() || src.sopInstanceUid.empty() || src.sopClassUid.empty())
+    throw std::runtime_error(file.string() + ": the source " + src.path +
+                             " has no study or SOP Instance UID to refer to");
+  DcmFileFormat ff;
+  DcmDataset& d = *ff.getDataset();
+  put(d, DCM_SpecificCharacterSet, "ISO_IR 192");
+  put(d, DCM_SOPClassUID, UID_SecondaryCaptureImageStorage);
+  put(d, DCM_SOPInstanceUID, spec.sopInstanceUid.empty() ? newUid() : spec.sopInstanceUid);
+  // Patient and study: the source's, so the picture files beside it.
+  put(d, DCM_PatientName, src.patient.name);
+  put(d, DCM_PatientID, src.patient.id);
+  if (!src.patient.issuer.empty()) put(d, DCM_IssuerOfPatientID, src.patient.issuer);
+  put(d, DCM_PatientBirthDate, src.patient.birthDate);
+  put(d, DCM_PatientSex, src.patientSex);
+  put(d, DCM_StudyInstanceUID, src.studyInstanceUid);
+  put(d, DCM_StudyDate, src.studyDate);
+  put(d, DCM_StudyTime, src.studyTime);
+  put(d, DCM_StudyID, src.studyId);
+  put(d, DCM_AccessionNumber, src.accessionNumber);
+  put(d, DCM_ReferringPhysicianName, src.referringPhysician);
+  // Series and equipment: ours.
+  put(d, DCM_Modality, "OT");
+  put(d, DCM_SeriesInstanceUID, spec.seriesInstanceUid.empty() ? newUid() : spec.seriesInstanceUid);
+  put(d, DCM_SeriesNumber, std::to_string(spec.seriesNumber));
+  // The spine is not a paired part: with it named, Laterality is not needed.
+  put(d, DCM_BodyPartExamined, "SPINE");
+  put(d, DCM_SeriesDescription, spec.seriesDescription);
+  put(d, DCM_Manufacturer, "FluoroPlan");
+  put(d, DCM_ConversionType, "WSD");
+  put(d, DCM_SecondaryCaptureDeviceManufacturer, "FluoroPlan");
+  put(d, DCM_SecondaryCaptureDeviceManufacturerModelName, "fluoroplan overlay");
+  // The image: derived from one frame, annotation burned in.
+  put(d, DCM_InstanceNumber, std::to_string(spec.instanceNumber));
+  put(d, DCM_PatientOrientation, "");
+  char date[9], time[7];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(date, sizeof date, "%Y%m%d", &tm);
+  std::strftime(time, sizeof time, "%H%M%S", &tm);
+  put(d, DCM_ContentDate, date);
+  put(d, DCM_ContentTime, time);
+  put(d, DCM_ImageType, "DERIVED\\SECONDARY");
+  if (!spec.derivationDescription.empty())
+    put(d, DCM_DerivationDescription, spec.derivationDescription.substr(0, 1024));
+  put(d, DCM_BurnedInAnnotation, "YES");
+  DcmItem* ref = nullptr;
+  check(d.findOrCreateSequenceItem(DCM_SourceImageSequence, ref, -2), "Source Image Sequence");
+  put(*ref, DCM_ReferencedSOPClassUID, src.sopClassUid);
+  put(*ref, DCM_ReferencedSOPInstanceUID, src.sopInstanceUid);
+  if (src.numberOfFrames > 1)
+    put(*ref, DCM_ReferencedFrameNumber, std::to_string(spec.sourceFrame));
+  check(d.putAndInsertUint16(DCM_SamplesPerPixel, 3), "Samples per Pixel");
+  put(d, DCM_PhotometricInterpretation, "RGB");
+  check(d.putAndInsertUint16(DCM_PlanarConfiguration, 0), "Planar Configuration");
+  check(d.putAndInsertUint16(DCM_Rows, Uint16(spec.rows)), "Rows");
+  check(d.putAndInsertUint16(DCM_Columns, Uint16(spec.columns)), "Columns");
+  check(d.putAndInsertUint16(DCM_BitsAllocated, 8), "Bits Allocated");
+  check(d.putAndInsertUint16(DCM_BitsStored, 8), "Bits Stored");
+  check(d.putAndInsertUint16(DCM_HighBit, 7), "High Bit");
+  check(d.putAndInsertUint16(DCM_PixelRepresentation, 0), "Pixel Representation");
+  check(d.putAndInsertUint8Array(DCM_PixelData, spec.rgb.data(), Uint32(spec.rgb.size())),
+        "Pixel Data");
   saveAtomically(ff, file, EXS_LittleEndianExplicit);
 }
 

@@ -1,7 +1,8 @@
 #pragma once
-// Writes DICOM with DCMTK: CT series from a Volume and C-arm runs (legacy
-// multi-frame XA/RF and Enhanced XA). Used by the sample-case generator, the
-// tests and the benchmarks; every file is written atomically.
+// Writes DICOM with DCMTK: CT series from a Volume, C-arm runs (legacy
+// multi-frame XA/RF and Enhanced XA; used by the sample-case generator, the
+// tests and the benchmarks) and Secondary Capture images of what the
+// workstation drew on a frame. Every file is written atomically.
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -74,5 +75,25 @@ struct XRayRunSpec {
 };
 
 void writeXRayRun(const XRayRunSpec& spec, const std::filesystem::path& file);
+
+// A picture drawn on one frame of a C-arm run (the plan overlaid), to go
+// back to the PACS beside its source: a Secondary Capture Image
+// (1.2.840.10008.5.1.4.1.1.7, workstation conversion), RGB, in the source's
+// study and patient, its Source Image Sequence naming the frame it shows,
+// with burned-in annotation.
+struct SecondaryCaptureSpec {
+  const DicomHeader* source = nullptr; // the run (patient, study, SOP UIDs)
+  uint32_t sourceFrame = 1;            // 1-based, as Referenced Frame Number
+  uint32_t columns = 0, rows = 0;
+  std::vector<uint8_t> rgb;      // row-major, R G B per pixel
+  std::string seriesInstanceUid; // shared by the pictures of one session
+  std::string sopInstanceUid;    // empty: a new UID
+  int seriesNumber = 900, instanceNumber = 1;
+  std::string seriesDescription = "FluoroPlan overlay";
+  std::string derivationDescription; // what was drawn, and how sure
+};
+// A new UID under DCMTK's root, for objects the workstation creates.
+std::string newUid();
+void writeSecondaryCapture(const SecondaryCaptureSpec& spec, const std::filesystem::path& file);
 
 } // namespace fluoroplan

@@ -10,6 +10,7 @@
 
 #include "imaging/core/atomic_file.h"
 #include "imaging/core/text_format.h"
+#include "imaging/dicom/dicom_writer.h"
 #include "imaging/dicom/study_inventory.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/projection/frame_geometry.h"
@@ -198,6 +199,7 @@ int overlayCommand(const OverlayCliOptions& o) {
   std::vector<Rgb8Image> thumbs;
   int accepted = 0, total = 0;
   RunTracker tracker(reg, distortion0, guess, searchFor(ct, plan));
+  const std::string scSeriesUid = newUid(); // this session's overlays: one series
   for (const XRayRunEntry& entry : runs.runs) {
     const XRayRun& run = entry.run;
     const DicomFile file = DicomFile::open(run.header.path);
@@ -258,6 +260,30 @@ int overlayCommand(const OverlayCliOptions& o) {
       const std::string base =
           fs::path(run.header.path).stem().string() + "_frame" + std::to_string(f + 1);
       writePng(pic, o.outDir / (base + ".png"));
+      // The same picture for the PACS, beside the frame it was drawn on.
+      SecondaryCaptureSpec sc;
+      sc.source = &run.header;
+      sc.sourceFrame = uint32_t(f + 1);
+      sc.columns = pic.width;
+      sc.rows = pic.height;
+      sc.rgb = pic.rgb;
+      sc.seriesInstanceUid = scSeriesUid;
+      sc.instanceNumber = total;
+      sc.derivationDescription =
+          r.accepted
+              ? "FluoroPlan plan overlay on frame " + std::to_string(f + 1) +
+                    "; registration error estimate " + fixedDecimals(r.inPlaneErrorMm, 1) +
+                    " mm in plane, " + fixedDecimals(r.alongBeamErrorMm, 1) + " mm along the beam"
+              : "FluoroPlan: frame " + std::to_string(f + 1) +
+                    " not registered, no plan drawn: " + r.reason;
+      std::string scFile = base + ".dcm";
+      try {
+        writeSecondaryCapture(sc, o.outDir / scFile);
+      } catch (const std::exception& e) {
+        // A run without the UIDs to refer to still gets its PNG.
+        std::cout << "no Secondary Capture for " << base << ": " << e.what() << "\n";
+        scFile.clear();
+      }
       // A thumbnail for the contact sheet (every other pixel).
       Rgb8Image th{pic.width / 2, pic.height / 2, {}};
       th.rgb.resize(std::size_t(th.width) * th.height * 3);
@@ -272,6 +298,7 @@ int overlayCommand(const OverlayCliOptions& o) {
           {{"file", run.header.path},
            {"frame", f + 1},
            {"png", base + ".png"},
+           {"secondary_capture", scFile.empty() ? json(nullptr) : json(scFile)},
            {"accepted", r.accepted},
            {"reason", r.reason},
            {"how", how},

@@ -1,11 +1,20 @@
 // `fluoroplan overlay` end to end on the sample case: the oblique run
 // registered to the prone CT it was taken of; the plan's targets land where
 // the generator's true geometry puts them; overlay.json, the frame PNGs and
-// the contact sheet are written; a CT of another region is not forced.
+// the contact sheet are written, and each frame's picture as a DICOM
+// Secondary Capture that refers to its frame and passes dciodvfy; a CT of
+// another region is not forced.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcuid.h"
 
 #include "imaging/dicom/study_inventory.h"
 #include "imaging/projection/frame_geometry.h"
@@ -68,6 +77,54 @@ TEST(OverlayCommand, ObliqueRunOnTheProneCtWithItsPlan) {
       EXPECT_LT(errMm, 1.5) << f["png"] << " target " << t;
     }
   }
+  // The Secondary Captures: one per frame, in the run's study and patient,
+  // each naming its frame, with the PNG's pixels.
+  const DicomHeader& run = file.header();
+  std::set<std::string> sopUids;
+  std::string seriesUid;
+  for (const auto& f : j["frames"]) {
+    ASSERT_TRUE(f["secondary_capture"].is_string()) << f["png"];
+    const fs::path sc = dir / "overlay" / f["secondary_capture"].get<std::string>();
+    DcmFileFormat ff;
+    ASSERT_TRUE(ff.loadFile(sc.string().c_str()).good()) << sc;
+    DcmDataset& ds = *ff.getDataset();
+    auto str = [&](DcmItem& item, const DcmTagKey& tag) {
+      OFString v;
+      item.findAndGetOFStringArray(tag, v);
+      return std::string(v.c_str());
+    };
+    EXPECT_EQ(str(ds, DCM_SOPClassUID), UID_SecondaryCaptureImageStorage);
+    EXPECT_EQ(str(ds, DCM_StudyInstanceUID), run.studyInstanceUid);
+    EXPECT_EQ(str(ds, DCM_PatientID), run.patient.id);
+    EXPECT_EQ(str(ds, DCM_PatientName), run.patient.name);
+    EXPECT_EQ(str(ds, DCM_PhotometricInterpretation), "RGB");
+    EXPECT_EQ(str(ds, DCM_BurnedInAnnotation), "YES");
+    EXPECT_NE(str(ds, DCM_DerivationDescription).find("error estimate"), std::string::npos);
+    sopUids.insert(str(ds, DCM_SOPInstanceUID));
+    if (seriesUid.empty()) seriesUid = str(ds, DCM_SeriesInstanceUID);
+    EXPECT_EQ(str(ds, DCM_SeriesInstanceUID), seriesUid);
+    DcmItem* ref = nullptr;
+    ASSERT_TRUE(ds.findAndGetSequenceItem(DCM_SourceImageSequence, ref, 0).good());
+    EXPECT_EQ(str(*ref, DCM_ReferencedSOPInstanceUID), run.sopInstanceUid);
+    EXPECT_EQ(str(*ref, DCM_ReferencedSOPClassUID), run.sopClassUid);
+    EXPECT_EQ(str(*ref, DCM_ReferencedFrameNumber), std::to_string(f["frame"].get<int>()));
+    Uint16 rows = 0, cols = 0;
+    ds.findAndGetUint16(DCM_Rows, rows);
+    ds.findAndGetUint16(DCM_Columns, cols);
+    EXPECT_EQ(rows, 512);
+    EXPECT_EQ(cols, 512);
+  }
+  EXPECT_EQ(sopUids.size(), j["frames"].size());
+  ASSERT_EQ(std::system("command -v dciodvfy >/dev/null"), 0)
+      << "dciodvfy (Debian dicom3tools) is needed";
+  const std::string text =
+      runCommandLine(
+          "dciodvfy '" +
+          (dir / "overlay" / j["frames"][0]["secondary_capture"].get<std::string>()).string() +
+          "' 2>&1")
+          .output;
+  EXPECT_EQ(text.find("Error"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Warning"), std::string::npos) << text;
 }
 
 TEST(OverlayCommand, AFrameOfAnotherCtIsNotForced) {
