@@ -1,5 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcuid.h"
+
 #include "imaging/dicom/study_inventory.h"
 #include "tests/support/test_data.h"
 
@@ -141,4 +148,66 @@ TEST(XRayRun, EnhancedPerFrameFunctionalGroups) {
   ASSERT_EQ(inv.runs.size(), 1u);
   EXPECT_NEAR(inv.runs[0].dose.areaDoseProductDGyCm2, 1.0, 1e-9);
   EXPECT_EQ(inv.runs[0].dose.valuesWithDap, 4u);
+}
+
+TEST(SecondaryCapture, RefersToItsFrameAndReadsBack) {
+  const fs::path dir = freshDir("secondary_capture");
+  XRayRunSpec s = baseSpec("sc-source", 12, 3);
+  writeXRayRun(s, dir / "run.dcm");
+  const DicomFile run = DicomFile::open(dir / "run.dcm");
+  SecondaryCaptureSpec sc;
+  sc.source = &run.header();
+  sc.sourceFrame = 2;
+  sc.columns = 4;
+  sc.rows = 2;
+  sc.rgb = {255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  sc.derivationDescription = "test";
+  writeSecondaryCapture(sc, dir / "sc.dcm");
+  // Our reader takes greyscale only: read it back with DCMTK.
+  DcmFileFormat ff;
+  ASSERT_TRUE(ff.loadFile((dir / "sc.dcm").string().c_str()).good());
+  DcmDataset& ds = *ff.getDataset();
+  auto str = [](DcmItem& item, const DcmTagKey& tag) {
+    OFString v;
+    item.findAndGetOFStringArray(tag, v);
+    return std::string(v.c_str());
+  };
+  EXPECT_EQ(str(ds, DCM_SOPClassUID), UID_SecondaryCaptureImageStorage);
+  EXPECT_EQ(str(ds, DCM_StudyInstanceUID), run.header().studyInstanceUid);
+  EXPECT_EQ(str(ds, DCM_PatientID), run.header().patient.id);
+  EXPECT_NE(str(ds, DCM_SOPInstanceUID), run.header().sopInstanceUid);
+  DcmItem* ref = nullptr;
+  ASSERT_TRUE(ds.findAndGetSequenceItem(DCM_SourceImageSequence, ref, 0).good());
+  EXPECT_EQ(str(*ref, DCM_ReferencedSOPInstanceUID), run.header().sopInstanceUid);
+  EXPECT_EQ(str(*ref, DCM_ReferencedFrameNumber), "2");
+  const Uint8* px = nullptr;
+  unsigned long n = 0;
+  ASSERT_TRUE(ds.findAndGetUint8Array(DCM_PixelData, px, &n).good());
+  ASSERT_EQ(n, sc.rgb.size());
+  EXPECT_TRUE(std::equal(sc.rgb.begin(), sc.rgb.end(), px));
+}
+
+TEST(SecondaryCapture, BadInputIsRefusedNamingTheFileAndNothingIsWritten) {
+  const fs::path dir = freshDir("secondary_capture_bad");
+  XRayRunSpec s = baseSpec("sc-bad", 12, 1);
+  writeXRayRun(s, dir / "run.dcm");
+  const DicomFile run = DicomFile::open(dir / "run.dcm");
+  SecondaryCaptureSpec sc;
+  sc.source = &run.header();
+  sc.columns = 4;
+  sc.rows = 2;
+  sc.rgb.assign(5, 0); // not 4 x 2 x 3
+  try {
+    writeSecondaryCapture(sc, dir / "sc.dcm");
+    FAIL() << "a picture whose pixels do not match its size was written";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("sc.dcm"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("size"), std::string::npos) << e.what();
+  }
+  DicomHeader anonymous = run.header();
+  anonymous.studyInstanceUid.clear();
+  sc.source = &anonymous;
+  sc.rgb.assign(24, 0);
+  EXPECT_THROW(writeSecondaryCapture(sc, dir / "sc.dcm"), std::runtime_error);
+  EXPECT_FALSE(fs::exists(dir / "sc.dcm"));
 }
