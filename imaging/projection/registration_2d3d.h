@@ -101,7 +101,8 @@ public:
                          const ProgressCallback& progress = {}) const;
 
 private:
-  DrrRenderer coarse_; // 2 mm voxels
+  DrrRenderer coarse_; // 2 mm voxels: search, refinement, restarts
+  DrrRenderer fine_;   // 1 mm voxels: the last refinement, and tracking
 };
 
 // Gradient correlation of two images over a mask: the mean of the
