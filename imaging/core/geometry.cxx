@@ -28,6 +28,24 @@ Mat3 inverse(const Mat3& a) {
   return r;
 }
 
+Mat3 rotationDeg(Vec3 w) {
+  const double angle = norm(w) * 3.14159265358979323846 / 180;
+  if (angle < 1e-15) return Mat3{};
+  const Vec3 k = normalized(w);
+  const double c = std::cos(angle), s = std::sin(angle), t = 1 - c;
+  Mat3 r;
+  r(0, 0) = c + k.x * k.x * t;
+  r(0, 1) = k.x * k.y * t - k.z * s;
+  r(0, 2) = k.x * k.z * t + k.y * s;
+  r(1, 0) = k.y * k.x * t + k.z * s;
+  r(1, 1) = c + k.y * k.y * t;
+  r(1, 2) = k.y * k.z * t - k.x * s;
+  r(2, 0) = k.z * k.x * t - k.y * s;
+  r(2, 1) = k.z * k.y * t + k.x * s;
+  r(2, 2) = c + k.z * k.z * t;
+  return r;
+}
+
 double angleDegrees(Vec3 a, Vec3 b) {
   const double na = norm(a), nb = norm(b);
   if (na == 0 || nb == 0) return 0;

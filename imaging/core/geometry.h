@@ -64,12 +64,23 @@ struct Mat3 {
         t(r, c) = (*this)(c, r);
     return t;
   }
+  friend constexpr Mat3 operator*(const Mat3& a, const Mat3& b) {
+    Mat3 r;
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j)
+        r(i, j) = a(i, 0) * b(0, j) + a(i, 1) * b(1, j) + a(i, 2) * b(2, j);
+    return r;
+  }
   friend constexpr bool operator==(const Mat3&, const Mat3&) = default;
 };
 
 double determinant(const Mat3& a);
 // Inverse of a general 3x3 matrix; throws std::domain_error when singular.
 Mat3 inverse(const Mat3& a);
+
+// The rotation by |w| degrees about the axis w (right-handed; Rodrigues'
+// formula); the identity for w = 0.
+Mat3 rotationDeg(Vec3 w);
 
 // Angle between two directions in degrees (0..180).
 double angleDegrees(Vec3 a, Vec3 b);

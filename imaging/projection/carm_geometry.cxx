@@ -1,5 +1,6 @@
 #include "imaging/projection/carm_geometry.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace fluoroplan {
@@ -53,6 +54,26 @@ std::array<double, 12> CArmGeometry::projectionMatrix() const {
 Vec3 CArmGeometry::pixelLps(double column, double row) const {
   return detectorCentreLps() + ((column - principalColumn) * pixelMm) * columnDirection() +
          ((row - principalRow) * pixelMm) * rowDirection();
+}
+
+CArmGeometry turnedAboutIsocentre(const CArmGeometry& g, const Mat3& r) {
+  const Vec3 d = r * g.detectorDirection(), u = r * g.columnDirection();
+  CArmGeometry out = g;
+  out.secondaryDeg = std::asin(std::clamp(d.z, -1.0, 1.0)) / kDeg;
+  out.primaryDeg = std::atan2(d.x, -d.y) / kDeg;
+  out.inPlaneDeg = 0;
+  // The in-plane turn from the untilted column direction toward v.
+  const Vec3 u0 = out.columnDirection(), v0 = out.rowDirection();
+  out.inPlaneDeg = std::atan2(dot(u, v0), dot(u, u0)) / kDeg;
+  return out;
+}
+
+Vec3 poseDisplacement(const CArmGeometry& truth, const CArmGeometry& estimate, Vec3 p) {
+  const Vec3 q = p - truth.isocentreLps;
+  const double a = dot(q, truth.columnDirection()), b = dot(q, truth.rowDirection()),
+               c = dot(q, truth.detectorDirection());
+  return estimate.isocentreLps + a * estimate.columnDirection() + b * estimate.rowDirection() +
+         c * estimate.detectorDirection() - p;
 }
 
 } // namespace fluoroplan

@@ -40,4 +40,14 @@ struct CArmGeometry {
   Vec3 pixelLps(double column, double row) const;
 };
 
+// The same view with the C-arm's frame (u, v, d) turned by `r` about the
+// isocentre: the primary, secondary and in-plane angles whose frame is
+// (r u, r v, r d). Two views of a patient who lay still share one such turn.
+CArmGeometry turnedAboutIsocentre(const CArmGeometry& g, const Mat3& r);
+
+// Where `estimate` puts the point that `truth` sees at `pointLps` (same
+// place relative to the C-arm), minus `pointLps`: the 3D target
+// registration error of a pose, in mm (LPS).
+Vec3 poseDisplacement(const CArmGeometry& truth, const CArmGeometry& estimate, Vec3 pointLps);
+
 } // namespace fluoroplan

@@ -199,6 +199,99 @@ CArmGeometry posed(const CArmGeometry& start, const Params& p) {
   return g;
 }
 
+// A pose's normalised DRR gradients (one view's, or several views' end to
+// end), the DRR as compared, and the mean gradient correlation with the
+// frame(s) (-1 when an image is flat).
+struct Eval {
+  Params p{};
+  std::vector<float> image;
+  std::vector<float> gradients;
+  double score = -1;
+};
+
+struct LmSettings {
+  std::array<double, 6> h{};   // forward-difference steps
+  std::array<double, 6> cap{}; // largest step per iteration; 0 holds the parameter
+  double tolMm = 0.1;          // stop when a step is under this (a tenth in degrees)
+  double tolScore = 1e-5;      // or the correlation gains less
+  int maxIterations = 25;
+};
+
+// Levenberg-Marquardt on the difference of normalised gradients: least
+// squares on it maximises the gradient correlation. The Jacobian is by
+// forward differences: `column(k, cur)` may give parameter k's moved
+// gradients without a DRR (an empty vector: render one with `evaluate`).
+// Parameters 0-2 are mm, 3-5 degrees. Steps are capped (a trust region) and
+// taken only when the correlation rises.
+template <class Evaluate, class Column>
+Eval maximiseCorrelation(Eval cur, const std::vector<float>& target, const LmSettings& s,
+                         Evaluate&& evaluate, Column&& column) {
+  if (cur.score <= -1) return cur;
+  double lambda = 1e-3;
+  const std::size_t n = cur.gradients.size();
+  std::vector<std::array<float, 6>> J(n);
+  for (int it = 0; it < s.maxIterations; ++it) {
+    for (std::size_t k = 0; k < 6; ++k) {
+      if (s.cap[k] == 0) {
+        for (auto& row : J)
+          row[k] = 0.f;
+        continue;
+      }
+      std::vector<float> moved = column(k, cur);
+      if (moved.empty()) {
+        Params q = cur.p;
+        q[k] += s.h[k];
+        moved = evaluate(q).gradients;
+      }
+      for (std::size_t i = 0; i < n; ++i)
+        J[i][k] = moved.empty() ? 0.f : float((moved[i] - cur.gradients[i]) / s.h[k]);
+    }
+    std::array<std::array<double, 6>, 6> A{};
+    std::array<double, 6> b{};
+    for (std::size_t i = 0; i < n; ++i) {
+      const double r = double(target[i]) - cur.gradients[i];
+      for (std::size_t k = 0; k < 6; ++k) {
+        b[k] += J[i][k] * r;
+        for (std::size_t l = k; l < 6; ++l)
+          A[k][l] += double(J[i][k]) * J[i][l];
+      }
+    }
+    for (std::size_t k = 0; k < 6; ++k)
+      for (std::size_t l = 0; l < k; ++l)
+        A[k][l] = A[l][k];
+    bool accepted = false;
+    const double before = cur.score;
+    std::array<double, 6> step{};
+    for (int attempt = 0; attempt < 6 && !accepted; ++attempt, lambda *= 10) {
+      auto damped = A;
+      for (std::size_t k = 0; k < 6; ++k)
+        damped[k][k] += lambda * A[k][k] + (s.cap[k] == 0 ? 1.0 : 1e-9);
+      if (!solve6(damped, b, step)) continue;
+      // Keep the step's direction within the caps.
+      double shrinkBy = 1;
+      for (std::size_t k = 0; k < 6; ++k)
+        if (s.cap[k] > 0) shrinkBy = std::max(shrinkBy, std::abs(step[k]) / s.cap[k]);
+      Params q = cur.p;
+      for (std::size_t k = 0; k < 6; ++k) {
+        step[k] /= shrinkBy;
+        q[k] += step[k];
+      }
+      Eval e = evaluate(q);
+      if (e.score > cur.score + 1e-7) {
+        cur = std::move(e);
+        accepted = true;
+        lambda = std::max(1e-6, lambda / 100); // undoes this attempt's *10, and eases
+      }
+    }
+    if (!accepted) break;
+    const double moved = std::max({std::abs(step[0]), std::abs(step[1]), std::abs(step[2]) / 4});
+    const double turned = std::max({std::abs(step[3]), std::abs(step[4]), std::abs(step[5])});
+    if (moved < s.tolMm && turned < s.tolMm / 10) break;
+    if (cur.score - before < s.tolScore) break; // flat: no further gain worth a Jacobian
+  }
+  return cur;
+}
+
 } // namespace
 
 double gradientCorrelation(const std::vector<float>& a, const std::vector<float>& b,
@@ -300,14 +393,6 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
   const Level fine = makeLevel(4, coarse.image, fine_, false);
   DrrOptions drrOptions;
   drrOptions.threads = o.threads;
-  // A pose's normalised DRR gradients and its gradient correlation with
-  // the frame (-1 when either image is flat).
-  struct Eval {
-    Params p{};
-    std::vector<float> image; // the DRR as compared (blurred at the search level)
-    std::vector<float> gradients;
-    double score = -1;
-  };
   auto evaluate = [&](const Level& L, const Params& p) {
     Eval e;
     e.p = p;
@@ -320,98 +405,38 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
     return e;
   };
   auto score = [&](const Level& L, const Params& p) { return evaluate(L, p).score; };
-  // Levenberg-Marquardt on the difference of normalised gradients (least
-  // squares on it maximises the gradient correlation), with the Jacobian by
-  // forward differences. Moving the isocentre across the beam and turning
-  // about it move the image in its plane, so those three columns come from
-  // the current DRR resampled, and only depth and the two C-arm angles cost
-  // a DRR each: 4 DRRs an iteration, where the coordinate descent this
-  // replaced needed about 60 for the same pose (1013 DRRs from 10 mm / 5
-  // degrees off on the sample's AP frame). The blurred search level leaves
-  // depth alone (it barely changes a 64-pixel image). Steps are capped (a
-  // trust region) and taken only when the correlation rises. Stops when a
-  // step is under `tolMm` and a tenth of that in degrees, or the
-  // correlation gains less than `tolScore`.
+  // Levenberg-Marquardt (maximiseCorrelation). Moving the isocentre across
+  // the beam and turning about it move the image in its plane, so those
+  // three Jacobian columns come from the current DRR resampled, and only
+  // depth and the two C-arm angles cost a DRR each: 4 DRRs an iteration,
+  // where the coordinate descent this replaced needed about 60 for the
+  // same pose (1013 DRRs from 10 mm / 5 degrees off on the sample's AP
+  // frame). The blurred search level leaves depth alone (it barely changes
+  // a 64-pixel image).
   auto refine = [&](const Level& L, const Params& from, double tolMm, double tolScore,
                     int maxIterations = 25) {
-    Eval cur = evaluate(L, from);
-    if (cur.score <= -1) return std::pair<Params, double>{from, cur.score};
     // The pixel's size at the isocentre sets the difference steps and caps.
     const CArmGeometry g = atLevel(start, L.factor);
     const double pxMm = g.pixelMm * g.sourceToIsocentreMm / g.sourceToDetectorMm;
-    const std::array<double, 6> h{0.5 * pxMm, 0.5 * pxMm, 4 * pxMm, 0.25, 0.25, 0.25};
-    const std::array<double, 6> cap{3 * pxMm, 3 * pxMm, L.blur ? 0.0 : 10.0, 2, 2, 2};
-    const unsigned w = L.image.columns, hgt = L.image.rows;
-    double lambda = 1e-3;
-    const std::size_t n = cur.gradients.size();
-    std::vector<std::array<float, 6>> J(n);
-    for (int it = 0; it < maxIterations; ++it) {
-      for (std::size_t k = 0; k < 6; ++k) {
-        std::vector<float> moved;
-        if (cap[k] == 0) {
-          for (auto& row : J)
-            row[k] = 0.f;
-          continue;
-        }
-        if (k == 0 || k == 1 || k == 5) {
-          // The isocentre h mm along u shows the anatomy h / pxMm pixels
-          // back along the columns (rows for v).
-          const double sc = k == 0 ? h[0] / pxMm : 0, sr = k == 1 ? h[1] / pxMm : 0;
-          moved = normalisedGradients(movedInPlane(cur.image, w, hgt, sc, sr, k == 5 ? h[5] : 0,
-                                                   g.principalColumn, g.principalRow),
-                                      w, L.alongColumns, L.alongRows);
-        } else {
-          Params q = cur.p;
-          q[k] += h[k];
-          moved = evaluate(L, q).gradients;
-        }
-        for (std::size_t i = 0; i < n; ++i)
-          J[i][k] = moved.empty() ? 0.f : float((moved[i] - cur.gradients[i]) / h[k]);
-      }
-      std::array<std::array<double, 6>, 6> A{};
-      std::array<double, 6> b{};
-      for (std::size_t i = 0; i < n; ++i) {
-        const double r = double(L.frameGradients[i]) - cur.gradients[i];
-        for (std::size_t k = 0; k < 6; ++k) {
-          b[k] += J[i][k] * r;
-          for (std::size_t l = k; l < 6; ++l)
-            A[k][l] += double(J[i][k]) * J[i][l];
-        }
-      }
-      for (std::size_t k = 0; k < 6; ++k)
-        for (std::size_t l = 0; l < k; ++l)
-          A[k][l] = A[l][k];
-      bool accepted = false;
-      const double before = cur.score;
-      std::array<double, 6> step{};
-      for (int attempt = 0; attempt < 6 && !accepted; ++attempt, lambda *= 10) {
-        auto damped = A;
-        for (std::size_t k = 0; k < 6; ++k)
-          damped[k][k] += lambda * A[k][k] + (cap[k] == 0 ? 1.0 : 1e-9);
-        if (!solve6(damped, b, step)) continue;
-        // Keep the step's direction within the caps.
-        double shrinkBy = 1;
-        for (std::size_t k = 0; k < 6; ++k)
-          if (cap[k] > 0) shrinkBy = std::max(shrinkBy, std::abs(step[k]) / cap[k]);
-        Params q = cur.p;
-        for (std::size_t k = 0; k < 6; ++k) {
-          step[k] /= shrinkBy;
-          q[k] += step[k];
-        }
-        Eval e = evaluate(L, q);
-        if (e.score > cur.score + 1e-7) {
-          cur = std::move(e);
-          accepted = true;
-          lambda = std::max(1e-6, lambda / 100); // undoes this attempt's *10, and eases
-        }
-      }
-      if (!accepted) break;
-      const double moved = std::max({std::abs(step[0]), std::abs(step[1]), std::abs(step[2]) / 4});
-      const double turned = std::max({std::abs(step[3]), std::abs(step[4]), std::abs(step[5])});
-      if (moved < tolMm && turned < tolMm / 10) break;
-      if (cur.score - before < tolScore) break; // flat: no further gain worth a Jacobian
-    }
-    return std::pair<Params, double>{cur.p, cur.score};
+    const LmSettings lm{{0.5 * pxMm, 0.5 * pxMm, 4 * pxMm, 0.25, 0.25, 0.25},
+                        {3 * pxMm, 3 * pxMm, L.blur ? 0.0 : 10.0, 2, 2, 2},
+                        tolMm,
+                        tolScore,
+                        maxIterations};
+    const unsigned w = L.image.columns, h = L.image.rows;
+    auto inPlane = [&](std::size_t k, const Eval& cur) -> std::vector<float> {
+      if (k != 0 && k != 1 && k != 5) return {};
+      // The isocentre h mm along u shows the anatomy h / pxMm pixels back
+      // along the columns (rows for v).
+      const double sc = k == 0 ? lm.h[0] / pxMm : 0, sr = k == 1 ? lm.h[1] / pxMm : 0;
+      return normalisedGradients(movedInPlane(cur.image, w, h, sc, sr, k == 5 ? lm.h[5] : 0,
+                                              g.principalColumn, g.principalRow),
+                                 w, L.alongColumns, L.alongRows);
+    };
+    const Eval e = maximiseCorrelation(
+        evaluate(L, from), L.frameGradients, lm, [&](const Params& p) { return evaluate(L, p); },
+        inPlane);
+    return std::pair<Params, double>{e.p, e.score};
   };
 
   std::vector<Params> candidates;

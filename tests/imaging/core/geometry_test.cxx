@@ -41,3 +41,22 @@ TEST(Geometry, DistanceToSegmentKnownAnswers) {
   EXPECT_DOUBLE_EQ(distanceToSegment({13, 0, 4}, a, b), 5.0); // beyond b: to b
   EXPECT_DOUBLE_EQ(distanceToSegment({1, 2, 2}, a, a), 3.0);  // a point segment
 }
+
+TEST(Geometry, RotationAboutAnAxisKnownAnswers) {
+  // 90 degrees about S (z) turns L (x) into P (y), right-handed.
+  const Mat3 r = rotationDeg({0, 0, 90});
+  const Vec3 p = r * Vec3{1, 0, 0};
+  EXPECT_NEAR(p.x, 0, 1e-12);
+  EXPECT_NEAR(p.y, 1, 1e-12);
+  EXPECT_NEAR(p.z, 0, 1e-12);
+  // 120 degrees about (1,1,1) cycles the axes: x -> y -> z.
+  const Vec3 q = rotationDeg(120.0 / std::sqrt(3.0) * Vec3{1, 1, 1}) * Vec3{1, 0, 0};
+  EXPECT_NEAR(q.x, 0, 1e-12);
+  EXPECT_NEAR(q.y, 1, 1e-12);
+  EXPECT_NEAR(q.z, 0, 1e-12);
+  // The identity for no turn; a product of turns about one axis adds them.
+  EXPECT_EQ(rotationDeg({0, 0, 0}), Mat3{});
+  const Mat3 a = rotationDeg({0, 10, 0}) * rotationDeg({0, 25, 0}), b = rotationDeg({0, 35, 0});
+  for (int i = 0; i < 9; ++i)
+    EXPECT_NEAR(a.m[std::size_t(i)], b.m[std::size_t(i)], 1e-12);
+}

@@ -78,3 +78,53 @@ TEST(CArmGeometry, WorkedExampleDetectorBehindLeftCaudal) {
   EXPECT_NEAR(px[0], 100, 1e-9);
   EXPECT_NEAR(px[1], 400, 1e-9);
 }
+
+TEST(CArmGeometry, TurnedAboutTheIsocentreKnownAngles) {
+  CArmGeometry g; // AP: d = (0, -1, 0), u = (1, 0, 0), v = (0, 0, -1)
+  // About S by 10 degrees: the detector swings toward the patient's left.
+  CArmGeometry t = turnedAboutIsocentre(g, rotationDeg({0, 0, 10}));
+  EXPECT_NEAR(t.primaryDeg, 10, 1e-9);
+  EXPECT_NEAR(t.secondaryDeg, 0, 1e-9);
+  EXPECT_NEAR(t.inPlaneDeg, 0, 1e-9);
+  // About L by 20 degrees: d = (0, -cos 20, -sin 20), the detector caudal.
+  t = turnedAboutIsocentre(g, rotationDeg({20, 0, 0}));
+  EXPECT_NEAR(t.primaryDeg, 0, 1e-9);
+  EXPECT_NEAR(t.secondaryDeg, -20, 1e-9);
+  EXPECT_NEAR(t.inPlaneDeg, 0, 1e-9);
+  // About the beam d by 15 degrees: u turns toward d x u = -v.
+  t = turnedAboutIsocentre(g, rotationDeg(15.0 * g.detectorDirection()));
+  EXPECT_NEAR(t.primaryDeg, 0, 1e-9);
+  EXPECT_NEAR(t.secondaryDeg, 0, 1e-9);
+  EXPECT_NEAR(t.inPlaneDeg, -15, 1e-9);
+  // Any turn of any view: the new frame is the turned frame.
+  CArmGeometry o;
+  o.primaryDeg = 160;
+  o.secondaryDeg = -35;
+  o.inPlaneDeg = 4;
+  const Mat3 r = rotationDeg({3, -7, 5});
+  t = turnedAboutIsocentre(o, r);
+  EXPECT_NEAR(norm(t.detectorDirection() - r * o.detectorDirection()), 0, 1e-12);
+  EXPECT_NEAR(norm(t.columnDirection() - r * o.columnDirection()), 0, 1e-12);
+  EXPECT_NEAR(norm(t.rowDirection() - r * o.rowDirection()), 0, 1e-12);
+  EXPECT_NEAR(norm(t.isocentreLps - o.isocentreLps), 0, 1e-12);
+}
+
+TEST(CArmGeometry, PoseDisplacementKnownAnswers) {
+  CArmGeometry truth;
+  truth.isocentreLps = {10, 20, 30};
+  const Vec3 p{15, 20, 30}; // 5 mm along u of the truth
+  EXPECT_NEAR(norm(poseDisplacement(truth, truth, p)), 0, 1e-12);
+  // The estimate's isocentre 2 mm deeper: every point moves 2 mm along d.
+  CArmGeometry deeper = truth;
+  deeper.isocentreLps = truth.isocentreLps + 2.0 * truth.detectorDirection();
+  const Vec3 e = poseDisplacement(truth, deeper, p);
+  EXPECT_NEAR(norm(e - 2.0 * truth.detectorDirection()), 0, 1e-12);
+  // Turned 90 degrees about the beam (u' = v): the point 5 mm along u lands
+  // 5 mm along v, 5 mm along v minus 5 along u from where it was.
+  CArmGeometry turned = truth;
+  turned.inPlaneDeg = 90;
+  const Vec3 f = poseDisplacement(truth, turned, p);
+  EXPECT_NEAR(norm(f - (5.0 * truth.rowDirection() - 5.0 * truth.columnDirection())), 0, 1e-12);
+  // The isocentre itself does not move under a turn.
+  EXPECT_NEAR(norm(poseDisplacement(truth, turned, truth.isocentreLps)), 0, 1e-12);
+}
