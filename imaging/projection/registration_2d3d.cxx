@@ -199,6 +199,16 @@ CArmGeometry posed(const CArmGeometry& start, const Params& p) {
   return g;
 }
 
+Level makeLevel(unsigned factor, RegistrationImage image, const DrrRenderer& renderer, bool blur) {
+  Level L{factor, std::move(image), &renderer, blur, {}, {}, {}};
+  const unsigned w = L.image.columns, h = L.image.rows;
+  if (blur) L.image.value = blurred(L.image.value, w, h);
+  L.alongColumns = gradientPixels(L.image.mask, w, h, 1);
+  L.alongRows = gradientPixels(L.image.mask, w, h, w);
+  L.frameGradients = normalisedGradients(L.image.value, w, L.alongColumns, L.alongRows);
+  return L;
+}
+
 // A pose's normalised DRR gradients (one view's, or several views' end to
 // end), the DRR as compared, and the mean gradient correlation with the
 // frame(s) (-1 when an image is flat).
@@ -375,16 +385,6 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
   // for everything else: with the DRR's 2 mm voxels a finer image did not
   // register closer on the sample frames (0.59 vs 0.58 mm) and took 2.6x
   // as long.
-  auto makeLevel = [](unsigned factor, RegistrationImage image, const DrrRenderer& renderer,
-                      bool blur) {
-    Level L{factor, std::move(image), &renderer, blur, {}, {}, {}};
-    const unsigned w = L.image.columns, h = L.image.rows;
-    if (blur) L.image.value = blurred(L.image.value, w, h);
-    L.alongColumns = gradientPixels(L.image.mask, w, h, 1);
-    L.alongRows = gradientPixels(L.image.mask, w, h, w);
-    L.frameGradients = normalisedGradients(L.image.value, w, L.alongColumns, L.alongRows);
-    return L;
-  };
   const Level coarse = makeLevel(4, shrink(frame, 4), coarse_, false);
   const Level search = makeLevel(8, shrink(frame, 8), coarse_, true);
   // The 1/4 image once more against the 1 mm DRR: the 2 mm grid's own
@@ -592,6 +592,133 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
   res.reason = why.str();
   reportProgress(progress, 1.0, "registration: done");
   return res;
+}
+
+TwoViewResult Registration2D3D::runTwoViews(const RegistrationImage& frameA,
+                                            const CArmGeometry& dicomA, const RegistrationResult& a,
+                                            const RegistrationImage& frameB,
+                                            const CArmGeometry& dicomB, const RegistrationResult& b,
+                                            const RegistrationOptions& o) const {
+  TwoViewResult out;
+  out.a = a;
+  out.b = b;
+  if (!a.accepted || !b.accepted) {
+    out.reason = "each view must first register on its own";
+    return out;
+  }
+  out.beamAngleDeg = angleDegrees(a.geometry.detectorDirection(), b.geometry.detectorDirection());
+  const double apart = std::min(out.beamAngleDeg, 180 - out.beamAngleDeg);
+  if (apart < 20) {
+    std::ostringstream why;
+    why << "the two beams are only " << apart
+        << " degrees apart: the second view adds little depth (20 degrees needed)";
+    out.reason = why.str();
+    return out;
+  }
+  // The start: the patient turned as view A found it, and the isocentre
+  // where both views' in-plane findings meet (least squares over the two
+  // beams' lines).
+  auto frameOf = [](const CArmGeometry& g) {
+    return Mat3::fromColumns(g.columnDirection(), g.rowDirection(), g.detectorDirection());
+  };
+  const Mat3 turn0 = frameOf(a.geometry) * frameOf(dicomA).transposed();
+  Mat3 sum;
+  sum.m.fill(0);
+  Vec3 rhs;
+  for (const CArmGeometry* g : {&a.geometry, &b.geometry}) {
+    const Vec3 d = g->detectorDirection();
+    Mat3 p;
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 3; ++c)
+        p(r, c) = (r == c ? 1.0 : 0.0) - d[r] * d[c];
+    for (int i = 0; i < 9; ++i)
+      sum.m[std::size_t(i)] += p.m[std::size_t(i)];
+    rhs = rhs + p * g->isocentreLps;
+  }
+  const Vec3 iso0 = inverse(sum) * rhs;
+  // Parameters: the isocentre's shift (LPS mm) and the patient's further
+  // turn (a rotation vector, degrees), shared by both views.
+  const std::array<const CArmGeometry*, 2> dicom{&dicomA, &dicomB};
+  auto posesAt = [&](const Params& p) {
+    std::array<CArmGeometry, 2> g;
+    const Mat3 turn = rotationDeg({p[3], p[4], p[5]}) * turn0;
+    for (std::size_t k = 0; k < 2; ++k) {
+      CArmGeometry base = *dicom[k];
+      base.isocentreLps = iso0 + Vec3{p[0], p[1], p[2]};
+      g[k] = turnedAboutIsocentre(base, turn);
+    }
+    return g;
+  };
+  const std::array<RegistrationImage, 2> frames{shrink(frameA, 4), shrink(frameB, 4)};
+  DrrOptions drrOptions;
+  drrOptions.threads = o.threads;
+  auto fitAgainst = [&](const DrrRenderer& renderer, const Params& from, double tolMm) {
+    const std::array<Level, 2> L{makeLevel(4, frames[0], renderer, false),
+                                 makeLevel(4, frames[1], renderer, false)};
+    std::vector<float> target = L[0].frameGradients;
+    target.insert(target.end(), L[1].frameGradients.begin(), L[1].frameGradients.end());
+    auto evaluate = [&](const Params& p) {
+      Eval e;
+      e.p = p;
+      const auto g = posesAt(p);
+      for (std::size_t k = 0; k < 2; ++k) {
+        const Drr d = renderer.render(atLevel(g[k], 4), drrOptions);
+        ++out.drrsRendered;
+        const auto n = normalisedGradients(d.lineIntegral, L[k].image.columns, L[k].alongColumns,
+                                           L[k].alongRows);
+        if (n.empty() || L[k].frameGradients.empty()) return Eval{p, {}, {}, -1};
+        e.gradients.insert(e.gradients.end(), n.begin(), n.end());
+      }
+      e.score = 1 - squaredDistance(e.gradients, target) / 8; // the mean over both views
+      return e;
+    };
+    const double pxMm =
+        a.geometry.pixelMm * 4 * a.geometry.sourceToIsocentreMm / a.geometry.sourceToDetectorMm;
+    const LmSettings lm{{0.5 * pxMm, 0.5 * pxMm, 0.5 * pxMm, 0.25, 0.25, 0.25},
+                        {3 * pxMm, 3 * pxMm, 3 * pxMm, 2, 2, 2},
+                        tolMm,
+                        1e-5,
+                        25};
+    const Eval e =
+        maximiseCorrelation(evaluate(from), target, lm, evaluate,
+                            [](std::size_t, const Eval&) { return std::vector<float>{}; });
+    // Each view's own correlation at the joint pose.
+    std::array<double, 2> each{-1, -1};
+    const auto g = posesAt(e.p);
+    for (std::size_t k = 0; k < 2; ++k) {
+      const Drr d = renderer.render(atLevel(g[k], 4), drrOptions);
+      ++out.drrsRendered;
+      each[k] = gradientCorrelation(d.lineIntegral, L[k].image.value, L[k].image.mask,
+                                    L[k].image.columns, L[k].image.rows);
+    }
+    return std::pair<Params, std::array<double, 2>>{e.p, each};
+  };
+  const Params p = fitAgainst(coarse_, Params{}, 0.1).first;
+  const auto [best, each] = fitAgainst(fine_, p, 0.05);
+  const auto g = posesAt(best);
+  const double sine = std::sin(apart * 3.14159265358979323846 / 180);
+  out.a.geometry = g[0];
+  out.b.geometry = g[1];
+  out.a.correlation = each[0];
+  out.b.correlation = each[1];
+  out.a.alongBeamErrorMm = std::max(0.5, b.inPlaneErrorMm / sine);
+  out.b.alongBeamErrorMm = std::max(0.5, a.inPlaneErrorMm / sine);
+  std::ostringstream why;
+  const double drop = o.twoViewCorrelationDrop;
+  if (each[0] < a.correlation - drop || each[1] < b.correlation - drop) {
+    why << "the two views disagree: one pose of the patient matches them at gradient correlation "
+        << each[0] << " and " << each[1] << ", each alone " << a.correlation << " and "
+        << b.correlation << " (did the patient or the table move between them?)";
+    out.a.accepted = out.b.accepted = false;
+  } else {
+    out.accepted = true;
+    why << "two views " << out.beamAngleDeg << " degrees apart, one pose: gradient correlation "
+        << each[0] << " and " << each[1] << "; depth now within " << out.a.alongBeamErrorMm
+        << " and " << out.b.alongBeamErrorMm << " mm";
+  }
+  out.reason = why.str();
+  out.a.reason = out.b.reason = out.reason;
+  return out;
 }
 
 } // namespace fluoroplan

@@ -78,6 +78,9 @@ struct RegistrationOptions {
   double trackingCorrelationDrop = 0.05;
   double trackingMaxCorrectionMm = 2;
   double trackingMaxCorrectionDeg = 2;
+  // Two views: refused when one pose for both matches a view this much
+  // worse than that view alone did.
+  double twoViewCorrelationDrop = 0.05;
 };
 
 struct RegistrationResult {
@@ -90,6 +93,16 @@ struct RegistrationResult {
   int drrsRendered = 0;
 };
 
+// Two views of a patient who lay still registered as one: each view's pose
+// from the joint fit, with the error estimates combined.
+struct TwoViewResult {
+  RegistrationResult a, b;
+  double beamAngleDeg = 0; // between the two beams
+  bool accepted = false;
+  std::string reason;
+  int drrsRendered = 0;
+};
+
 class Registration2D3D {
 public:
   explicit Registration2D3D(const Volume& ct);
@@ -99,6 +112,22 @@ public:
   RegistrationResult run(const RegistrationImage& frame, const CArmGeometry& start,
                          bool searchTranslation, const RegistrationOptions& options = {},
                          const ProgressCallback& progress = {}) const;
+
+  // Two views of the patient, the table not moved between them: one pose
+  // of the patient (where the isocentre lies in the CT and how the patient
+  // is turned) for both, the C-arm's move between the views taken from
+  // their DICOM angles (`dicomA`, `dicomB`: each frame's geometry as DICOM
+  // gives it; the isocentre there is ignored). `a`, `b`: each view
+  // registered alone, accepted. A second view sees the first one's depth:
+  // each view keeps its own in-plane estimate, and its depth estimate is
+  // the other view's in-plane estimate over the sine of the angle between
+  // the beams. Refused when the beams are under 20 degrees apart, or when
+  // the joint pose matches a view clearly worse than that view alone (the
+  // patient or the table moved between them).
+  TwoViewResult runTwoViews(const RegistrationImage& frameA, const CArmGeometry& dicomA,
+                            const RegistrationResult& a, const RegistrationImage& frameB,
+                            const CArmGeometry& dicomB, const RegistrationResult& b,
+                            const RegistrationOptions& options = {}) const;
 
 private:
   DrrRenderer coarse_; // 2 mm voxels: search, refinement, restarts

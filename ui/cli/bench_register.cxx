@@ -64,7 +64,8 @@ int benchRegister(const std::filesystem::path& sampleCase, bool asJson) {
     px = worst;
     return worst * t.pixelMm * t.sourceToIsocentreMm / t.sourceToDetectorMm;
   };
-  const Run ap = openRun(0), turning = openRun(3); // run1_ap; run4: AP turning to oblique
+  const Run ap = openRun(0), lateral = openRun(2),
+            turning = openRun(3); // run1_ap, run3_lateral; run4: AP turning to oblique
   const Registration2D3D reg(ct);
   // Baseline: one DRR of 256x256 from the 2 mm volume.
   const DrrRenderer drr(ct, 2.0);
@@ -119,6 +120,32 @@ int benchRegister(const std::filesystem::path& sampleCase, bool asJson) {
   const Timed turn0 = timed(turning, 0, offStart(turning), {});
   const Timed turned =
       timed(turning, 1, predicted(turning, 1, turn0.result), trackingOptions(turn0.result));
+  // Two views, AP and lateral, each registered alone, then as one: the 3D
+  // target error (mean over the needle tips of both frames, in the CT).
+  const Timed side = timed(lateral, 0, offStart(lateral), {});
+  auto meanTre = [&](const CArmGeometry& g, const Run& r) {
+    const CArmGeometry t = frameGeometry(r.run, 0, isoOf(r, 0)).geometry;
+    double sum = 0;
+    int n = 0;
+    for (const Run* q : {&ap, &lateral})
+      for (const auto& nd : q->truth["frames"][0]["needles"]) {
+        sum += norm(poseDisplacement(t, g, Vec3{nd["tip"][0], nd["tip"][1], nd["tip"][2]}));
+        ++n;
+      }
+    return sum / std::max(n, 1);
+  };
+  const RegistrationImage apImage = imageOf(ap, 0), sideImage = imageOf(lateral, 0);
+  const auto twoStart = Clock::now();
+  const TwoViewResult two =
+      reg.runTwoViews(apImage, frameGeometry(ap.run, 0, {}).geometry, reg0.result, sideImage,
+                      frameGeometry(lateral.run, 0, {}).geometry, side.result);
+  const double twoS = std::chrono::duration<double>(Clock::now() - twoStart).count();
+  const double treAp = meanTre(reg0.result.geometry, ap),
+               treSide = meanTre(side.result.geometry, lateral),
+               treTwo = meanTre(two.a.geometry, ap), treTwoSide = meanTre(two.b.geometry, lateral);
+  double twoApPx = 0;
+  const double twoApMm = errorMm(ap, 0, two.a.geometry, twoApPx);
+
   const auto a0 = frameGeometry(turning.run, 0, {}).geometry,
              a1 = frameGeometry(turning.run, 1, {}).geometry;
   const double turnDeg =
@@ -139,7 +166,19 @@ int benchRegister(const std::filesystem::path& sampleCase, bool asJson) {
                                 {"track_ap_next_frame_carm_still", entry(still)},
                                 {"register_run4_from_10mm_5deg", entry(turn0)},
                                 {"track_run4_next_frame_carm_turned", entry(turned)},
-                                {"run4_turn_deg", turnDeg}}
+                                {"run4_turn_deg", turnDeg},
+                                {"mtre_mm_ap_alone", treAp},
+                                {"mtre_mm_lateral_alone", treSide},
+                                {"two_views",
+                                 {{"s", twoS},
+                                  {"in_drrs", twoS / drrS},
+                                  {"drrs_rendered", two.drrsRendered},
+                                  {"accepted", two.accepted},
+                                  {"how", two.reason},
+                                  {"mtre_mm", treTwo},
+                                  {"mtre_mm_from_lateral_pose", treTwoSide},
+                                  {"ap_projected_error_mm", twoApMm},
+                                  {"ap_projected_error_px", twoApPx}}}}
                      .dump(2)
               << "\n";
   } else {
@@ -156,6 +195,13 @@ int benchRegister(const std::filesystem::path& sampleCase, bool asJson) {
     line("Tracking update of run 4's next frame (C-arm turned " + fixedDecimals(turnDeg, 1) +
              " degrees)",
          turned);
+    line("Registration of the lateral frame from 10 mm / 5 degrees off", side);
+    std::cout << "3D target registration error (mean over the needle tips): AP alone " << treAp
+              << " mm, lateral alone " << treSide << " mm; AP and lateral as one pose " << treTwo
+              << " mm (" << (two.accepted ? "accepted" : "NOT accepted: " + two.reason) << ", "
+              << twoS << " s = " << twoS / drrS << " DRRs, " << two.drrsRendered
+              << " rendered); the AP view's projected error then " << twoApMm << " mm (" << twoApPx
+              << " px)\n";
   }
   return kOk;
 }

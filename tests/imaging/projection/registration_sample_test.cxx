@@ -142,3 +142,58 @@ TEST(RegistrationSample, ABlankFrameIsRejectedWithAReason) {
   EXPECT_FALSE(r.accepted);
   EXPECT_NE(r.reason.find("does not match"), std::string::npos) << r.reason;
 }
+
+namespace {
+// Mean 3D target error over the needle tips of both frames, in the CT.
+double meanTre(const Case& truthCase, const CArmGeometry& g, const std::vector<Vec3>& tips) {
+  double s = 0;
+  for (const Vec3& t : tips)
+    s += norm(poseDisplacement(truthCase.truth, g, t));
+  return s / double(tips.size());
+}
+} // namespace
+
+TEST(RegistrationSample, TwoViewsSeeTheDepthThatOneViewMisses) {
+  // AP and lateral of the patient lying still: each registered alone, then
+  // as one pose.
+  const Case ap = frameCase("run1_ap", 0), lateral = frameCase("run3_lateral", 0);
+  std::vector<Vec3> tips = ap.tips;
+  tips.insert(tips.end(), lateral.tips.begin(), lateral.tips.end());
+  const Registration2D3D reg(proneCt());
+  auto offBy = [](const CArmGeometry& truth) {
+    CArmGeometry g = truth;
+    g.isocentreLps = truth.isocentreLps + Vec3{6, -6, 5.3}; // 10 mm
+    g.primaryDeg += 3;
+    g.secondaryDeg += 4;
+    return g;
+  };
+  const RegistrationResult a = reg.run(ap.image, offBy(ap.truth), false);
+  const RegistrationResult b = reg.run(lateral.image, offBy(lateral.truth), false);
+  ASSERT_TRUE(a.accepted) << a.reason;
+  ASSERT_TRUE(b.accepted) << b.reason;
+  CArmGeometry dicomA = ap.truth, dicomB = lateral.truth; // DICOM angles; isocentre unknown
+  dicomA.isocentreLps = dicomB.isocentreLps = {};
+  const TwoViewResult two = reg.runTwoViews(ap.image, dicomA, a, lateral.image, dicomB, b);
+  ASSERT_TRUE(two.accepted) << two.reason;
+  EXPECT_NEAR(two.beamAngleDeg, 90, 1);
+  const double alone = meanTre(ap, a.geometry, tips), both = meanTre(ap, two.a.geometry, tips);
+  EXPECT_LT(both, 1.5) << two.reason;
+  EXPECT_LT(both, alone) << "AP alone " << alone << " mm";
+  // The depth estimate now comes from the other view's plane.
+  EXPECT_LT(two.a.alongBeamErrorMm, 2.0);
+  expectWithinBounds(ap, two.a.geometry, two.reason);
+  expectWithinBounds(lateral, two.b.geometry, two.reason);
+
+  // The patient rolled 8 degrees between the views (the DICOM angles do
+  // not know it): one pose cannot match both, and it says so.
+  CArmGeometry rolled = dicomB;
+  rolled.primaryDeg += 8;
+  const TwoViewResult moved = reg.runTwoViews(ap.image, dicomA, a, lateral.image, rolled, b);
+  EXPECT_FALSE(moved.accepted) << moved.reason;
+  EXPECT_NE(moved.reason.find("disagree"), std::string::npos) << moved.reason;
+
+  // Two nearly parallel views add no depth: refused with the reason.
+  const TwoViewResult same = reg.runTwoViews(ap.image, dicomA, a, ap.image, dicomA, a);
+  EXPECT_FALSE(same.accepted);
+  EXPECT_NE(same.reason.find("apart"), std::string::npos) << same.reason;
+}
