@@ -372,6 +372,12 @@ RegistrationImage registrationImageFromFrame(const std::vector<float>& samples, 
 
 Registration2D3D::Registration2D3D(const Volume& ct) : coarse_(ct, 2.0), fine_(ct, 1.2) {}
 
+Drr Registration2D3D::drrAt(const CArmGeometry& g, unsigned threads) const {
+  DrrOptions o;
+  o.threads = threads;
+  return fine_.render(g, o);
+}
+
 RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const CArmGeometry& start,
                                          bool searchTranslation, const RegistrationOptions& o,
                                          const ProgressCallback& progress) const {

@@ -129,6 +129,10 @@ public:
                             const CArmGeometry& dicomB, const RegistrationResult& b,
                             const RegistrationOptions& options = {}) const;
 
+  // The DRR the last refinement compares with, at any pose (e.g. the
+  // registered one, at the frame's full size, for needle detection).
+  Drr drrAt(const CArmGeometry& g, unsigned threads = 0) const;
+
 private:
   DrrRenderer coarse_; // 2 mm voxels: search, refinement, restarts
   DrrRenderer fine_;   // 1 mm voxels: the last refinement, and tracking
