@@ -1,6 +1,9 @@
 #include "imaging/projection/frame_overlay.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "imaging/core/geometry.h"
 
 namespace fluoroplan {
 
@@ -23,6 +26,56 @@ ProjectedTrajectory projectTrajectory(const CArmGeometry& g, const IntensifierDi
   out.activeTipStartPx = projectToFrame(g, d, tipStart);
   out.targetInFrame = out.targetPx[0] >= -0.5 && out.targetPx[1] >= -0.5 &&
                       out.targetPx[0] <= g.columns - 0.5 && out.targetPx[1] <= g.rows - 0.5;
+  return out;
+}
+
+std::vector<NeedleToPlan> compareNeedlesToPlan(const std::vector<DetectedNeedle>& needles,
+                                               const CArmGeometry& g,
+                                               const std::vector<OverlayTrajectory>& plan,
+                                               double matchWithinMm) {
+  // Ideal pixels to mm at a point's depth: the magnification there.
+  auto mmPerPxAt = [&](Vec3 p) {
+    const double fromSource = dot(p - g.sourceLps(), g.detectorDirection());
+    return g.pixelMm * fromSource / g.sourceToDetectorMm;
+  };
+  auto flat = [](const std::array<double, 2>& p) { return Vec3{p[0], p[1], 0}; };
+  // Every needle against every path: how far both its ends lie off the
+  // path (a needle follows its path, it does not cross it), plus a quarter
+  // of its tip's distance to the target (in one view another level's needle
+  // can lie along a path; of two such, the one near the target is its).
+  // Then one needle per path, the best pairs first.
+  struct Pair {
+    double cost;
+    std::size_t needle, trajectory;
+  };
+  std::vector<Pair> pairs;
+  for (std::size_t i = 0; i < needles.size(); ++i)
+    for (std::size_t t = 0; t < plan.size(); ++t) {
+      const Vec3 a = flat(g.project(plan[t].entryLps)), b = flat(g.project(plan[t].targetLps));
+      const double off = mmPerPxAt(plan[t].targetLps) * 0.5 *
+                         (distanceToSegment(flat(needles[i].tipPx), a, b) +
+                          distanceToSegment(flat(needles[i].shaftEndPx), a, b));
+      if (off <= matchWithinMm)
+        pairs.push_back(
+            {off + 0.25 * mmPerPxAt(plan[t].targetLps) * norm(flat(needles[i].tipPx) - b), i, t});
+    }
+  std::sort(pairs.begin(), pairs.end(),
+            [](const Pair& x, const Pair& y) { return x.cost < y.cost; });
+  std::vector<NeedleToPlan> out(needles.size());
+  std::vector<bool> pathTaken(plan.size(), false);
+  for (std::size_t i = 0; i < needles.size(); ++i)
+    out[i].needle = needles[i];
+  for (const Pair& p : pairs) {
+    NeedleToPlan& m = out[p.needle];
+    if (m.trajectory >= 0 || pathTaken[p.trajectory]) continue;
+    pathTaken[p.trajectory] = true;
+    const OverlayTrajectory& t = plan[p.trajectory];
+    const Vec3 a = flat(g.project(t.entryLps)), b = flat(g.project(t.targetLps));
+    const double scale = mmPerPxAt(t.targetLps);
+    m.trajectory = int(p.trajectory);
+    m.tipToTargetMm = scale * norm(flat(m.needle.tipPx) - b);
+    m.tipOffPathMm = scale * distanceToSegment(flat(m.needle.tipPx), a, b);
+  }
   return out;
 }
 

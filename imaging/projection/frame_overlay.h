@@ -10,6 +10,7 @@
 
 #include "imaging/projection/carm_geometry.h"
 #include "imaging/projection/intensifier_distortion.h"
+#include "imaging/projection/needle_detection.h"
 
 namespace fluoroplan {
 
@@ -30,6 +31,22 @@ ProjectedTrajectory projectTrajectory(const CArmGeometry& g, const IntensifierDi
 
 // A stored-frame pixel for an LPS point.
 std::array<double, 2> projectToFrame(const CArmGeometry& g, const IntensifierDistortion& d, Vec3 p);
+
+// A needle found on a frame against the plan: the planned trajectory whose
+// projected path it lies along (one needle per path, the closest first; -1:
+// none within `matchWithinMm`), how far
+// its tip is from that target and off that path, in mm at the target's
+// depth, in the image plane (one view does not see depth).
+struct NeedleToPlan {
+  DetectedNeedle needle;
+  int trajectory = -1;
+  double tipToTargetMm = 0;
+  double tipOffPathMm = 0;
+};
+std::vector<NeedleToPlan> compareNeedlesToPlan(const std::vector<DetectedNeedle>& needles,
+                                               const CArmGeometry& g,
+                                               const std::vector<OverlayTrajectory>& plan,
+                                               double matchWithinMm = 10);
 
 // The image direction (unit, in pixels) in which the patient's left lies,
 // projected at the isocentre: where the "L" marker goes.

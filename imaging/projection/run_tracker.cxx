@@ -4,6 +4,20 @@
 
 namespace fluoroplan {
 
+std::vector<NeedleToPlan> needlesOnFrame(const Registration2D3D& registration,
+                                         const TrackedFrame& frame,
+                                         const std::vector<OverlayTrajectory>& plan) {
+  const RegistrationResult& r = frame.registration;
+  if (!r.accepted) return {};
+  const Drr drr = registration.drrAt(r.geometry);
+  std::vector<std::array<double, 2>> targets;
+  for (const auto& t : plan)
+    targets.push_back(r.geometry.project(t.targetLps));
+  return compareNeedlesToPlan(
+      detectNeedles(frame.image.value, frame.image.mask, drr.lineIntegral, r.geometry, targets),
+      r.geometry, plan);
+}
+
 double frameSimilarity(const std::vector<float>& a, const std::vector<float>& b) {
   if (a.size() != b.size() || a.empty()) return 0;
   double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;

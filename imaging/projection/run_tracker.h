@@ -12,6 +12,7 @@
 #include "imaging/dicom/dicom_file.h"
 #include "imaging/dicom/xray_run.h"
 #include "imaging/projection/frame_geometry.h"
+#include "imaging/projection/frame_overlay.h"
 #include "imaging/projection/intensifier_distortion.h"
 #include "imaging/projection/registration_2d3d.h"
 
@@ -46,6 +47,13 @@ private:
   std::optional<CArmGeometry> previousDicom_;
   std::vector<float> previousSamples_;
 };
+
+// The needles on a tracked frame that was registered, found against the
+// DRR at its pose (the plan's targets decide which end is a tip), each
+// compared with the plan; empty when the frame was not registered.
+std::vector<NeedleToPlan> needlesOnFrame(const Registration2D3D& registration,
+                                         const TrackedFrame& frame,
+                                         const std::vector<OverlayTrajectory>& plan);
 
 // Pearson correlation of two frames' samples: 1 for the same picture.
 double frameSimilarity(const std::vector<float>& a, const std::vector<float>& b);

@@ -135,6 +135,44 @@ RegistrationOptions searchFor(const Volume& ct, const std::vector<OverlayTraject
   return o;
 }
 
+// The needles found on a frame as a line of text: each with the planned
+// path it follows and its tip's distance to that target, in mm in the
+// image plane at the target's depth.
+std::string needlesToPlanText(const std::vector<NeedleToPlan>& found,
+                              const std::vector<OverlayTrajectory>& plan) {
+  if (found.empty()) return "none found";
+  std::string s;
+  for (const NeedleToPlan& n : found) {
+    if (!s.empty()) s += "; ";
+    if (n.trajectory < 0) {
+      s += "one not on a planned path (tip at column " + fixedDecimals(n.needle.tipPx[0], 0) +
+           ", row " + fixedDecimals(n.needle.tipPx[1], 0) + ")";
+      continue;
+    }
+    s += plan[std::size_t(n.trajectory)].name + ": tip " + fixedDecimals(n.tipToTargetMm, 1) +
+         " mm from the target, " + fixedDecimals(n.tipOffPathMm, 1) +
+         " mm off the path (in the image plane)";
+  }
+  return s;
+}
+
+json needlesJson(const std::vector<NeedleToPlan>& found, const std::vector<OverlayTrajectory>& plan,
+                 const IntensifierDistortion& d) {
+  json out = json::array();
+  for (const NeedleToPlan& n : found) {
+    const auto tip = d.distort(n.needle.tipPx[0], n.needle.tipPx[1]),
+               end = d.distort(n.needle.shaftEndPx[0], n.needle.shaftEndPx[1]);
+    out.push_back({{"tip_px", {tip[0], tip[1]}},
+                   {"shaft_end_px", {end[0], end[1]}},
+                   {"contrast", n.needle.contrast},
+                   {"trajectory",
+                    n.trajectory < 0 ? json(nullptr) : json(plan[std::size_t(n.trajectory)].name)},
+                   {"tip_to_target_mm", n.trajectory < 0 ? json(nullptr) : json(n.tipToTargetMm)},
+                   {"tip_off_path_mm", n.trajectory < 0 ? json(nullptr) : json(n.tipOffPathMm)}});
+  }
+  return out;
+}
+
 } // namespace
 
 int replayCommand(const OverlayCliOptions& o) {
@@ -170,9 +208,10 @@ int replayCommand(const OverlayCliOptions& o) {
                   << fixedDecimals(r.alongBeamErrorMm, 1) << " mm along the beam";
       else
         std::cout << "NOT registered: " << r.reason;
-      std::cout << " [" << t.how
-                << "]; needle to plan: not measured (needle detection is not "
-                   "available yet)\n";
+      std::cout << " [" << t.how << "]";
+      if (r.accepted)
+        std::cout << "; needles: " << needlesToPlanText(needlesOnFrame(reg, t, plan), plan);
+      std::cout << "\n";
       if (!r.accepted) rc = kInputProblem;
     }
   }
@@ -217,6 +256,7 @@ int overlayCommand(const OverlayCliOptions& o) {
 
       Rgb8Image pic = toRgb(framePicture(v, s.columns, s.rows));
       json trajectories = json::array();
+      std::vector<NeedleToPlan> needles;
       const int scale = s.columns >= 400 ? 2 : 1;
       if (r.accepted) {
         for (const auto& t : plan) {
@@ -233,6 +273,17 @@ int overlayCommand(const OverlayCliOptions& o) {
                {"target_px", {p.targetPx[0], p.targetPx[1]}},
                {"active_tip_start_px", {p.activeTipStartPx[0], p.activeTipStartPx[1]}},
                {"target_in_frame", p.targetInFrame}});
+        }
+        // The needles found, in magenta, each with its tip's distance to its target.
+        needles = needlesOnFrame(reg, tf, plan);
+        for (const NeedleToPlan& n : needles) {
+          const auto tip = distortion.distort(n.needle.tipPx[0], n.needle.tipPx[1]),
+                     end = distortion.distort(n.needle.shaftEndPx[0], n.needle.shaftEndPx[1]);
+          line(pic, end[0], end[1], tip[0], tip[1], {255, 0, 255});
+          disc(pic, tip[0], tip[1], 2, {255, 0, 255});
+          if (n.trajectory >= 0)
+            drawText(pic, int(tip[0]) + 6, int(tip[1]) + 6,
+                     "TIP " + fixedDecimals(n.tipToTargetMm, 1) + " MM", {255, 0, 255}, 1);
         }
         // The patient's left, and a 10 mm bar at the isocentre's depth.
         const auto left = patientLeftInImage(r.geometry);
@@ -310,9 +361,12 @@ int overlayCommand(const OverlayCliOptions& o) {
             r.accepted ? json(std::vector<double>(P.begin(), P.end())) : json(nullptr)},
            {"isocentre_lps_mm",
             {r.geometry.isocentreLps.x, r.geometry.isocentreLps.y, r.geometry.isocentreLps.z}},
-           {"trajectories", trajectories}});
+           {"trajectories", trajectories},
+           {"needles", needlesJson(needles, plan, distortion)}});
       std::cout << base << ": " << (r.accepted ? "registered" : "NOT registered") << " (" << how
-                << "); " << r.reason << "\n";
+                << "); " << r.reason;
+      if (r.accepted) std::cout << "; needles: " << needlesToPlanText(needles, plan);
+      std::cout << "\n";
     }
   }
   // Contact sheet: four thumbnails a row.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "imaging/projection/frame_overlay.h"
 #include "imaging/projection/needle_detection.h"
 
 using namespace fluoroplan;
@@ -104,4 +105,35 @@ TEST(NeedleDetection, AnatomyAloneHasNoNeedle) {
   EXPECT_TRUE(detectNeedles(frame, mask, drr, geometry()).empty());
   // Mismatched sizes: nothing, not a crash.
   EXPECT_TRUE(detectNeedles(frame, mask, std::vector<float>(10), geometry()).empty());
+}
+
+TEST(NeedleToPlan, DistancesInMmAtTheTargetAndOneNeedlePerPath) {
+  CArmGeometry g; // AP, isocentre at the origin
+  g.pixelMm = 0.5;
+  g.sourceToDetectorMm = 1000;
+  g.sourceToIsocentreMm = 500; // at the isocentre 1 px = 0.25 mm
+  const OverlayTrajectory path{"L4 medial branch, left", {40, 0, 0}, {0, 0, 0}, 10};
+  const auto target = g.project(path.targetLps), entry = g.project(path.entryLps);
+  auto along = [&](double f) {
+    return std::array<double, 2>{target[0] + f * (entry[0] - target[0]),
+                                 target[1] + f * (entry[1] - target[1])};
+  };
+  // On the path, 20 px short of the target (5 mm); a second needle on the
+  // same path but 8 px to the side; a third far from any path.
+  DetectedNeedle onPath{along(20 / (entry[0] - target[0])), along(0.8), 0, 10};
+  DetectedNeedle beside = onPath;
+  beside.tipPx[1] += 8;
+  beside.shaftEndPx[1] += 8;
+  DetectedNeedle far{{target[0], target[1] + 200}, {target[0] + 50, target[1] + 220}, 0, 10};
+  const auto m = compareNeedlesToPlan({beside, onPath, far}, g, {path});
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[1].trajectory, 0);
+  EXPECT_NEAR(m[1].tipToTargetMm, 5.0, 1e-6);
+  EXPECT_NEAR(m[1].tipOffPathMm, 0.0, 1e-6);
+  EXPECT_EQ(m[0].trajectory, -1); // the path went to the closer needle
+  EXPECT_EQ(m[2].trajectory, -1);
+  // Alone, the needle beside the path is matched: 2 mm off it.
+  const auto alone = compareNeedlesToPlan({beside}, g, {path});
+  EXPECT_EQ(alone[0].trajectory, 0);
+  EXPECT_NEAR(alone[0].tipOffPathMm, 2.0, 1e-6);
 }

@@ -76,6 +76,16 @@ TEST(OverlayCommand, ObliqueRunOnTheProneCtWithItsPlan) {
           std::hypot(got[0].get<double>() - want[0], got[1].get<double>() - want[1]) * mmPerPx;
       EXPECT_LT(errMm, 1.5) << f["png"] << " target " << t;
     }
+    // The generator's needles reach the L3 and L4 medial branches (and the
+    // L5 dorsal ramus, not in this plan) in this down-the-needle run: each
+    // planned path has its needle, the tip near its target.
+    std::set<std::string> matched;
+    for (const auto& n : f["needles"])
+      if (n["trajectory"].is_string()) {
+        matched.insert(n["trajectory"].get<std::string>());
+        EXPECT_LT(n["tip_to_target_mm"].get<double>(), 3.0) << f["png"] << " " << n["trajectory"];
+      }
+    EXPECT_EQ(matched.size(), p["trajectories"].size()) << f["png"];
   }
   // The Secondary Captures: one per frame, in the run's study and patient,
   // each naming its frame, with the PNG's pixels.
@@ -156,4 +166,7 @@ TEST(ReplayCommand, StepsThroughTheFramesWithPoseAndConfidence) {
   EXPECT_NE(r.output.find("mm along the beam"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("[searched]"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("C-arm and image unchanged"), std::string::npos) << r.output;
+  // No plan: the needles found are listed, none on a planned path.
+  EXPECT_NE(r.output.find("needles: one not on a planned path (tip at column"), std::string::npos)
+      << r.output;
 }
