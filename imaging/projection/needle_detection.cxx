@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "imaging/core/geometry.h"
+
 namespace fluoroplan {
 
 namespace {
@@ -377,6 +379,27 @@ std::vector<DetectedNeedle> detectNeedles(const std::vector<float>& frame,
     found.push_back(withTip({cx + lo * ux, cy + lo * uy}, {cx + hi * ux, cy + hi * uy}, contrast));
   }
   return found;
+}
+
+std::size_t maskNeedles(std::vector<uint8_t>& mask, unsigned w, unsigned h,
+                        const std::vector<DetectedNeedle>& needles, double radiusPx) {
+  std::size_t taken = 0;
+  for (const DetectedNeedle& n : needles) {
+    const Vec3 a{n.tipPx[0], n.tipPx[1], 0}, b{n.shaftEndPx[0], n.shaftEndPx[1], 0};
+    const int x0 = std::max(0, int(std::floor(std::min(a.x, b.x) - radiusPx))),
+              x1 = std::min(int(w) - 1, int(std::ceil(std::max(a.x, b.x) + radiusPx))),
+              y0 = std::max(0, int(std::floor(std::min(a.y, b.y) - radiusPx))),
+              y1 = std::min(int(h) - 1, int(std::ceil(std::max(a.y, b.y) + radiusPx)));
+    for (int y = y0; y <= y1; ++y)
+      for (int x = x0; x <= x1; ++x) {
+        uint8_t& m = mask[std::size_t(y) * w + std::size_t(x)];
+        if (m && distanceToSegment(Vec3{double(x), double(y), 0}, a, b) <= radiusPx) {
+          m = 0;
+          ++taken;
+        }
+      }
+  }
+  return taken;
 }
 
 } // namespace fluoroplan

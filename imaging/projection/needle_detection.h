@@ -50,6 +50,12 @@ std::vector<DetectedNeedle> detectNeedles(const std::vector<float>& frame,
                                           const std::vector<std::array<double, 2>>& targetsPx = {},
                                           const NeedleDetectionOptions& options = {});
 
+// Takes the pixels within `radiusPx` of each needle out of `mask` (so that
+// registration compares anatomy, not the needles the CT does not hold);
+// returns how many it took out.
+std::size_t maskNeedles(std::vector<uint8_t>& mask, unsigned columns, unsigned rows,
+                        const std::vector<DetectedNeedle>& needles, double radiusPx);
+
 // The residual the detection works on: the frame minus what the DRR
 // predicts of it (a monotone map of the DRR fitted over the mask), in
 // units of the residual's robust noise; 0 outside the mask.

@@ -24,16 +24,22 @@ struct TrackedFrame {
   std::string how;                       // searched, refined, or kept
   std::vector<std::string> defaultsUsed; // geometry the run did not state
   std::vector<float> samples;            // as stored
-  RegistrationImage image;               // distortion corrected, as registered
+  RegistrationImage image;               // distortion corrected, the whole field
   unsigned columns = 0, rows = 0;
+  // The needles found on it (registered frames only), against the plan.
+  std::vector<NeedleToPlan> needles;
+  // Pixels near the previous frame's needles, left out of this frame's
+  // registration (the CT holds no needle to match them).
+  std::size_t needlePixelsMasked = 0;
 };
 
 class RunTracker {
 public:
   // `guess`: where the isocentre probably is in the CT (the plan's targets,
   // or the CT's centre); `distortion.k` 0: a flat panel.
+  // `plan`: what needles are compared with (may be empty).
   RunTracker(const Registration2D3D& registration, IntensifierDistortion distortion, Vec3 guess,
-             RegistrationOptions options = {});
+             RegistrationOptions options = {}, std::vector<OverlayTrajectory> plan = {});
   // The next frame of `run` (frames in order; a new run starts afresh).
   TrackedFrame next(const DicomFile& file, const XRayRun& run, std::size_t frame);
 
@@ -42,7 +48,9 @@ private:
   IntensifierDistortion distortion_;
   Vec3 guess_;
   RegistrationOptions options_;
+  std::vector<OverlayTrajectory> plan_;
   std::string runUid_;
+  std::vector<DetectedNeedle> previousNeedles_;
   std::optional<RegistrationResult> previous_;
   std::optional<CArmGeometry> previousDicom_;
   std::vector<float> previousSamples_;

@@ -183,7 +183,7 @@ int replayCommand(const OverlayCliOptions& o) {
   IntensifierDistortion d;
   d.k = o.pincushionK;
   d.fieldRadiusPx = o.fieldRadiusPx;
-  RunTracker tracker(reg, d, startGuess(ct, plan), searchFor(ct, plan));
+  RunTracker tracker(reg, d, startGuess(ct, plan), searchFor(ct, plan), plan);
   int rc = kOk;
   for (const XRayRunEntry& entry : runs.runs) {
     const XRayRun& run = entry.run;
@@ -209,8 +209,7 @@ int replayCommand(const OverlayCliOptions& o) {
       else
         std::cout << "NOT registered: " << r.reason;
       std::cout << " [" << t.how << "]";
-      if (r.accepted)
-        std::cout << "; needles: " << needlesToPlanText(needlesOnFrame(reg, t, plan), plan);
+      if (r.accepted) std::cout << "; needles: " << needlesToPlanText(t.needles, plan);
       std::cout << "\n";
       if (!r.accepted) rc = kInputProblem;
     }
@@ -237,7 +236,7 @@ int overlayCommand(const OverlayCliOptions& o) {
   json frames = json::array();
   std::vector<Rgb8Image> thumbs;
   int accepted = 0, total = 0;
-  RunTracker tracker(reg, distortion0, guess, searchFor(ct, plan));
+  RunTracker tracker(reg, distortion0, guess, searchFor(ct, plan), plan);
   const std::string scSeriesUid = newUid(); // this session's overlays: one series
   for (const XRayRunEntry& entry : runs.runs) {
     const XRayRun& run = entry.run;
@@ -275,7 +274,7 @@ int overlayCommand(const OverlayCliOptions& o) {
                {"target_in_frame", p.targetInFrame}});
         }
         // The needles found, in magenta, each with its tip's distance to its target.
-        needles = needlesOnFrame(reg, tf, plan);
+        needles = tf.needles;
         for (const NeedleToPlan& n : needles) {
           const auto tip = distortion.distort(n.needle.tipPx[0], n.needle.tipPx[1]),
                      end = distortion.distort(n.needle.shaftEndPx[0], n.needle.shaftEndPx[1]);

@@ -14,6 +14,7 @@
 #include "imaging/projection/intensifier_distortion.h"
 #include "imaging/projection/needle_detection.h"
 #include "imaging/projection/registration_2d3d.h"
+#include "imaging/projection/run_tracker.h"
 
 using namespace fluoroplan;
 namespace fs = std::filesystem;
@@ -94,4 +95,35 @@ TEST(NeedleDetectionSample, EveryTrueTipIsFoundWithin2mm) {
     }
   }
   std::printf("%d tips, worst %.2f mm\n", tips, worst);
+}
+
+TEST(NeedleDetectionSample, TrackingLeavesTheLastFramesNeedlesOutOfTheNextRegistration) {
+  std::ifstream in(kCase / "truth" / "runs_truth.json");
+  const auto j = nlohmann::json::parse(in);
+  const auto& det = j["detector"];
+  const IntensifierDistortion d{det["pincushion_k"], det["field_radius_px"],
+                                det["principal_point"][0], det["principal_point"][1]};
+  std::vector<OverlayTrajectory> plan;
+  for (const auto& n : j["needles"])
+    plan.push_back({n["nerve"],
+                    {n["hub"][0], n["hub"][1], n["hub"][2]},
+                    {n["tip"][0], n["tip"][1], n["tip"][2]},
+                    10});
+  const DicomFile f = DicomFile::open(kCase / "runs" / "run4_enhanced_ap_to_oblique.dcm");
+  const XRayRun run = readXRayRun(f);
+  const auto& fr = j["runs"][3]["frames"][0];
+  const Vec3 iso{fr["isocenter"][0], fr["isocenter"][1], fr["isocenter"][2]};
+  RunTracker tracker(registration(), d, iso + Vec3{5, -5, 5}, {}, plan);
+  const TrackedFrame first = tracker.next(f, run, 0);
+  ASSERT_TRUE(first.registration.accepted) << first.registration.reason;
+  EXPECT_EQ(first.needlePixelsMasked, 0u); // nothing known before the first frame
+  ASSERT_EQ(first.needles.size(), 3u);
+  for (const auto& n : first.needles)
+    EXPECT_GE(n.trajectory, 0);
+  // The C-arm turns 11 degrees: the next frame is refined without the
+  // pixels where the needles were, and still registered.
+  const TrackedFrame second = tracker.next(f, run, 1);
+  EXPECT_GT(second.needlePixelsMasked, 500u);
+  EXPECT_TRUE(second.registration.accepted) << second.registration.reason;
+  EXPECT_EQ(second.needles.size(), 3u);
 }
