@@ -1,6 +1,7 @@
 #include "imaging/dose/dose_event.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 
@@ -69,6 +70,30 @@ std::optional<double> toSeconds(double value, const std::string& unit, std::stri
       {"s", 1.0}, {"ms", 1e-3}, {"min", 60.0}, {"us", 1e-6}, {"h", 3600.0}};
   static const std::map<std::string, std::string> vendor{{"sec", "s"}, {"S", "s"}};
   return scaled(value, f, unit, warning, vendor);
+}
+
+std::string dicomDateTime(double seconds) {
+  // Civil date from days since 1970-01-01 (proleptic Gregorian), the
+  // inverse of the day count below.
+  const long total = long(std::floor(seconds));
+  long days = total / 86400, rest = total % 86400;
+  if (rest < 0) {
+    rest += 86400;
+    --days;
+  }
+  const long z = days + 719468;
+  const long era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = unsigned(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const long y = long(yoe) + era * 400 + (m <= 2);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04ld%02u%02u%02ld%02ld%02ld", y, m, d, rest / 3600,
+                rest / 60 % 60, rest % 60);
+  return buf;
 }
 
 std::optional<double> dicomDateTimeSeconds(const std::string& dt) {

@@ -60,6 +60,8 @@ std::optional<double> toSeconds(double value, const std::string& unit, std::stri
 // DICOM DT (YYYYMMDDhhmmss[.ffffff][&ZZXX]) to seconds since 1970, time
 // zone ignored (all events of one procedure share the room's clock).
 std::optional<double> dicomDateTimeSeconds(const std::string& dt);
+// The inverse, to whole seconds (rounded down): YYYYMMDDhhmmss.
+std::string dicomDateTime(double secondsSince1970);
 
 // A dose report's events, its stated totals and identity.
 struct StatedTotal {

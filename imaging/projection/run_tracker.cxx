@@ -1,6 +1,8 @@
 #include "imaging/projection/run_tracker.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 namespace fluoroplan {
 
@@ -16,6 +18,34 @@ std::vector<NeedleToPlan> needlesOnFrame(const Registration2D3D& registration,
   return compareNeedlesToPlan(
       detectNeedles(frame.image.value, frame.image.mask, drr.lineIntegral, r.geometry, targets),
       r.geometry, plan);
+}
+
+std::vector<NeedlePlacement> needlePlacements(std::vector<FrameNeedles> frames, double advanceMm) {
+  std::stable_sort(frames.begin(), frames.end(), [](const FrameNeedles& a, const FrameNeedles& b) {
+    return a.timeSeconds < b.timeSeconds;
+  });
+  std::map<int, NeedlePlacement> byPath;
+  std::map<int, double> lastAdvance; // the tip's distance when it last advanced
+  for (const FrameNeedles& f : frames)
+    for (const NeedleToPlan& n : f.needles) {
+      if (n.trajectory < 0) continue;
+      auto [it, fresh] = byPath.try_emplace(n.trajectory);
+      NeedlePlacement& p = it->second;
+      if (fresh) {
+        p.trajectory = n.trajectory;
+        p.startSeconds = p.endSeconds = f.timeSeconds;
+        p.closestTipToTargetMm = lastAdvance[n.trajectory] = n.tipToTargetMm;
+      } else if (n.tipToTargetMm < lastAdvance[n.trajectory] - advanceMm) {
+        p.endSeconds = f.timeSeconds;
+        lastAdvance[n.trajectory] = n.tipToTargetMm;
+      }
+      p.closestTipToTargetMm = std::min(p.closestTipToTargetMm, n.tipToTargetMm);
+      ++p.frames;
+    }
+  std::vector<NeedlePlacement> out;
+  for (const auto& [path, p] : byPath)
+    out.push_back(p);
+  return out;
 }
 
 double frameSimilarity(const std::vector<float>& a, const std::vector<float>& b) {

@@ -63,6 +63,22 @@ std::vector<NeedleToPlan> needlesOnFrame(const Registration2D3D& registration,
                                          const TrackedFrame& frame,
                                          const std::vector<OverlayTrajectory>& plan);
 
+// One needle's placement over the frames of a procedure, for its share of
+// the dose: from the first frame it is seen on to the last frame on which
+// its tip came at least `advanceMm` closer to its target than it had been.
+struct NeedlePlacement {
+  int trajectory = -1; // in the plan the needles were compared with
+  double startSeconds = 0, endSeconds = 0;
+  int frames = 0; // on which it was seen
+  double closestTipToTargetMm = 0;
+};
+struct FrameNeedles {
+  double timeSeconds = 0; // when the frame was taken
+  std::vector<NeedleToPlan> needles;
+};
+std::vector<NeedlePlacement> needlePlacements(std::vector<FrameNeedles> frames,
+                                              double advanceMm = 1.0);
+
 // Pearson correlation of two frames' samples: 1 for the same picture.
 double frameSimilarity(const std::vector<float>& a, const std::vector<float>& b);
 

@@ -65,7 +65,8 @@ struct DoseCliOptions {
   // Per-needle dose: "NAME=START-END", DICOM date-times (YYYYMMDDhhmmss),
   // the time each needle was being placed.
   std::vector<std::string> needlePhases;
-  PatientIdentity patient; // for displayed totals with no DICOM files
+  std::vector<std::filesystem::path> needlePhaseFiles; // overlay.json files
+  PatientIdentity patient;                             // for displayed totals with no DICOM files
   std::string studyDate;
 };
 int doseCommand(const DoseCliOptions& options);

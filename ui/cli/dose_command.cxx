@@ -121,6 +121,32 @@ NeedlePhase parsePhase(const std::string& text) {
   return {text.substr(0, eq), *a, *b};
 }
 
+// The needle placements `fluoroplan overlay` found (overlay.json's
+// "needle_placements"); throws naming the file and what is wrong.
+std::vector<NeedlePhase> phasesFromOverlay(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error(file.string() + ": cannot read");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(file.string() + ": not JSON: " + e.what());
+  }
+  if (!j.is_object() || !j.contains("needle_placements") || !j["needle_placements"].is_array())
+    throw std::runtime_error(file.string() +
+                             ": no needle_placements (not an overlay.json of fluoroplan overlay)");
+  std::vector<NeedlePhase> out;
+  for (const auto& p : j["needle_placements"]) {
+    const auto a = dicomDateTimeSeconds(p.value("start", std::string()));
+    const auto b = dicomDateTimeSeconds(p.value("end", std::string()));
+    if (!p.contains("needle") || !p["needle"].is_string() || !a || !b || *b <= *a)
+      throw std::runtime_error(file.string() + ": a needle placement without its needle, or "
+                                               "without start and end date-times in order");
+    out.push_back({p["needle"].get<std::string>(), *a, *b});
+  }
+  return out;
+}
+
 } // namespace
 
 int doseCommand(const DoseCliOptions& o) {
@@ -130,6 +156,9 @@ int doseCommand(const DoseCliOptions& o) {
     alertSettings = alertConfig(o.procedure, o.alertSettings);
     for (const auto& text : o.needlePhases)
       phases.push_back(parsePhase(text));
+    for (const auto& file : o.needlePhaseFiles)
+      for (const auto& ph : phasesFromOverlay(file))
+        phases.push_back(ph);
   } catch (const std::runtime_error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kInputProblem;

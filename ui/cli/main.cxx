@@ -364,6 +364,8 @@ int main(int argc, char** argv) {
   doseVerb->add_option("--rdsr", doseOpts.rdsrOut, "write the procedure as an RDSR to this file");
   doseVerb->add_option("--needle-phase", doseOpts.needlePhases,
                        "NAME=START-END (YYYYMMDDhhmmss): dose while that needle was placed");
+  doseVerb->add_option("--needle-phases", doseOpts.needlePhaseFiles,
+                       "overlay.json of fluoroplan overlay: the needle placements it found");
   doseVerb->add_option("--alert-settings", doseOpts.alertSettings,
                        "JSON: per procedure type, the reference levels and alert steps to use");
   doseVerb->add_option("--displayed-kerma", doseOpts.userKermaMGy,

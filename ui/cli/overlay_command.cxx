@@ -12,6 +12,7 @@
 #include "imaging/core/text_format.h"
 #include "imaging/dicom/dicom_writer.h"
 #include "imaging/dicom/study_inventory.h"
+#include "imaging/dose/dose_event.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/projection/frame_geometry.h"
 #include "imaging/projection/frame_overlay.h"
@@ -173,6 +174,35 @@ json needlesJson(const std::vector<NeedleToPlan>& found, const std::vector<Overl
   return out;
 }
 
+// When frame f of the run was taken (seconds since 1970): its own
+// acquisition date-time, else the run's plus the frame's offset; empty when
+// the run states no time.
+std::optional<double> frameTimeSeconds(const XRayRun& run, std::size_t f) {
+  const XRayFrameInfo& frame = run.frames[f];
+  if (!frame.acquisitionDateTime.empty()) return dicomDateTimeSeconds(frame.acquisitionDateTime);
+  const auto start = dicomDateTimeSeconds(run.acquisitionDateTime);
+  if (!start) return std::nullopt;
+  if (frame.timeFromStartMs) return *start + *frame.timeFromStartMs / 1000;
+  return *start + (run.frameTimeMs ? double(f) * *run.frameTimeMs / 1000 : 0.0);
+}
+
+// Each needle's placement as `fluoroplan dose --needle-phase` takes it:
+// whole seconds, the end past the last frame's second (phases are
+// start <= t < end).
+json placementsJson(const std::vector<NeedlePlacement>& placements,
+                    const std::vector<OverlayTrajectory>& plan) {
+  json out = json::array();
+  for (const NeedlePlacement& p : placements) {
+    const double start = std::floor(p.startSeconds), end = std::floor(p.endSeconds) + 1;
+    out.push_back({{"needle", plan[std::size_t(p.trajectory)].name},
+                   {"start", dicomDateTime(start)},
+                   {"end", dicomDateTime(end)},
+                   {"frames", p.frames},
+                   {"closest_tip_to_target_mm", p.closestTipToTargetMm}});
+  }
+  return out;
+}
+
 } // namespace
 
 int replayCommand(const OverlayCliOptions& o) {
@@ -237,6 +267,7 @@ int overlayCommand(const OverlayCliOptions& o) {
   std::vector<Rgb8Image> thumbs;
   int accepted = 0, total = 0;
   RunTracker tracker(reg, distortion0, guess, searchFor(ct, plan), plan);
+  std::vector<FrameNeedles> timedNeedles;
   const std::string scSeriesUid = newUid(); // this session's overlays: one series
   for (const XRayRunEntry& entry : runs.runs) {
     const XRayRun& run = entry.run;
@@ -244,6 +275,7 @@ int overlayCommand(const OverlayCliOptions& o) {
     for (std::size_t f = 0; f < run.frames.size(); ++f) {
       ++total;
       const TrackedFrame tf = tracker.next(file, run, f);
+      if (const auto when = frameTimeSeconds(run, f)) timedNeedles.push_back({*when, tf.needles});
       const RegistrationResult& r = tf.registration;
       const std::string& how = tf.how;
       const auto& v = tf.samples;
@@ -391,8 +423,16 @@ int overlayCommand(const OverlayCliOptions& o) {
                     {"intensifier_distortion",
                      {{"k", distortion0.k}, {"field_radius_px", distortion0.fieldRadiusPx}}},
                     {"warnings", warnings},
-                    {"frames", frames}};
+                    {"frames", frames},
+                    {"needle_placements", placementsJson(needlePlacements(timedNeedles), plan)}};
   writeFileAtomically(o.outDir / "overlay.json", out.dump(2));
+  for (const auto& p : out["needle_placements"])
+    std::cout << "Needle placed: " << p["needle"].get<std::string>() << " from "
+              << p["start"].get<std::string>() << " to " << p["end"].get<std::string>() << " ("
+              << p["frames"] << " frames; closest tip "
+              << fixedDecimals(p["closest_tip_to_target_mm"].get<double>(), 1)
+              << " mm to the target); dose per needle: fluoroplan dose ... --needle-phases "
+              << (o.outDir / "overlay.json").string() << "\n";
   std::cout << "Registered " << accepted << " of " << total << " frame(s); wrote "
             << (o.outDir / "overlay.json").string() << " and "
             << (o.outDir / "contact_sheet.png").string() << "\n";

@@ -135,6 +135,16 @@ TEST(DoseLedger, UnusableValuesMakeTheTotalsIncomplete) {
   EXPECT_FALSE(empty.totals().complete());
 }
 
+TEST(DoseEvent, DateTimeToSecondsAndBack) {
+  // Whole seconds, DICOM DT; across a leap day and a year's end.
+  const double t0 = *dicomDateTimeSeconds("20260101092900");
+  EXPECT_EQ(dicomDateTime(t0), "20260101092900");
+  EXPECT_EQ(dicomDateTime(t0 + 0.9), "20260101092900");
+  EXPECT_EQ(dicomDateTime(*dicomDateTimeSeconds("20240229235959") + 1), "20240301000000");
+  EXPECT_EQ(dicomDateTime(*dicomDateTimeSeconds("19991231235959") + 1), "20000101000000");
+  EXPECT_EQ(dicomDateTime(0), "19700101000000");
+}
+
 TEST(DoseLedger, PerNeedleAttribution) {
   DoseLedger l;
   l.add(report("1", "20260101093000", 1.0, 0.1, 1));

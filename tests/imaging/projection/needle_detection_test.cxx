@@ -8,6 +8,7 @@
 
 #include "imaging/projection/frame_overlay.h"
 #include "imaging/projection/needle_detection.h"
+#include "imaging/projection/run_tracker.h"
 
 using namespace fluoroplan;
 
@@ -136,4 +137,32 @@ TEST(NeedleToPlan, DistancesInMmAtTheTargetAndOneNeedlePerPath) {
   const auto alone = compareNeedlesToPlan({beside}, g, {path});
   EXPECT_EQ(alone[0].trajectory, 0);
   EXPECT_NEAR(alone[0].tipOffPathMm, 2.0, 1e-6);
+}
+
+TEST(NeedlePlacement, FromFirstSeenToTheLastFrameThatBroughtTheTipCloser) {
+  auto seen = [](int path, double mm) {
+    NeedleToPlan n;
+    n.trajectory = path;
+    n.tipToTargetMm = mm;
+    return n;
+  };
+  // Path 0 advances 30 -> 12 -> 3 mm, then sits (3.4, 2.5: within 1 mm);
+  // path 1 appears at t = 20 and does not move; an unmatched needle counts
+  // for nothing. Frames arrive out of order.
+  const std::vector<FrameNeedles> frames{{30, {seen(0, 3.4), seen(1, 8)}},
+                                         {0, {seen(0, 30)}},
+                                         {10, {seen(0, 12), seen(-1, 0)}},
+                                         {20, {seen(0, 3), seen(1, 8.2)}},
+                                         {40, {seen(0, 2.5)}}};
+  const auto p = needlePlacements(frames);
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].trajectory, 0);
+  EXPECT_DOUBLE_EQ(p[0].startSeconds, 0);
+  EXPECT_DOUBLE_EQ(p[0].endSeconds, 20);
+  EXPECT_EQ(p[0].frames, 5);
+  EXPECT_DOUBLE_EQ(p[0].closestTipToTargetMm, 2.5); // came closer, by less than 1 mm
+  EXPECT_EQ(p[1].trajectory, 1);
+  EXPECT_DOUBLE_EQ(p[1].startSeconds, 20);
+  EXPECT_DOUBLE_EQ(p[1].endSeconds, 20);
+  EXPECT_EQ(p[1].frames, 2);
 }

@@ -125,6 +125,28 @@ TEST(OverlayCommand, ObliqueRunOnTheProneCtWithItsPlan) {
     EXPECT_EQ(cols, 512);
   }
   EXPECT_EQ(sopUids.size(), j["frames"].size());
+  // Each planned needle's placement, timed from the frames, and the dose it
+  // cost from the same run.
+  ASSERT_EQ(j["needle_placements"].size(), p["trajectories"].size()) << j["needle_placements"];
+  for (const auto& pl : j["needle_placements"])
+    EXPECT_LT(pl["start"].get<std::string>(), pl["end"].get<std::string>()) << pl;
+  const auto dose = runCommandLine(
+      fp() + " dose '" + (kCase / "runs" / "run2_oblique.dcm").string() + "' --needle-phases '" +
+      (dir / "overlay" / "overlay.json").string() + "' --json 2>&1");
+  ASSERT_EQ(dose.exitCode, 0) << dose.output;
+  const auto dj = nlohmann::json::parse(dose.output.substr(dose.output.find('{')));
+  ASSERT_FALSE(dj["procedures"].empty()) << dose.output;
+  const auto& per = dj["procedures"][0]["per_needle"];
+  ASSERT_EQ(per.size(), p["trajectories"].size()) << dose.output;
+  // The oblique run is one irradiation, seen while both needles were placed.
+  for (const auto& n : per)
+    EXPECT_GT(n["totals"]["air_kerma_area_product_Gy_cm2"].get<double>(), 0) << dose.output;
+  // A file that is not an overlay.json is refused, naming it.
+  const auto bad =
+      runCommandLine(fp() + " dose '" + (kCase / "runs" / "run2_oblique.dcm").string() +
+                     "' --needle-phases '" + (dir / "plan" / "plan.json").string() + "' 2>&1");
+  EXPECT_EQ(bad.exitCode, 1) << bad.output;
+  EXPECT_NE(bad.output.find("plan.json: no needle_placements"), std::string::npos) << bad.output;
   ASSERT_EQ(std::system("command -v dciodvfy >/dev/null"), 0)
       << "dciodvfy (Debian dicom3tools) is needed";
   const std::string text =
