@@ -370,6 +370,70 @@ RegistrationImage registrationImageFromFrame(const std::vector<float>& samples, 
   return img;
 }
 
+CArmGeometry startFromLandmarks(const CArmGeometry& dicom, const std::vector<LandmarkPair>& pairs,
+                                double* rmsPx) {
+  // Gauss-Newton over (shift along u, shift along v, turn), the Jacobian by
+  // central differences; 2 unknowns with one pair.
+  const std::size_t n = pairs.size() >= 2 ? 3 : 2;
+  std::array<double, 3> p{0, 0, 0};
+  auto geometryAt = [&](const std::array<double, 3>& q) {
+    CArmGeometry g = dicom;
+    g.isocentreLps =
+        dicom.isocentreLps + q[0] * dicom.columnDirection() + q[1] * dicom.rowDirection();
+    g.inPlaneDeg = dicom.inPlaneDeg + q[2];
+    return g;
+  };
+  auto residuals = [&](const std::array<double, 3>& q) {
+    const CArmGeometry g = geometryAt(q);
+    std::vector<double> r;
+    for (const LandmarkPair& l : pairs) {
+      const auto px = g.project(l.ctLps);
+      r.push_back(px[0] - l.framePx[0]);
+      r.push_back(px[1] - l.framePx[1]);
+    }
+    return r;
+  };
+  for (int it = 0; it < 20 && !pairs.empty(); ++it) {
+    const std::vector<double> r0 = residuals(p);
+    std::array<std::vector<double>, 3> J;
+    for (std::size_t k = 0; k < n; ++k) {
+      auto a = p, b = p;
+      const double h = k < 2 ? 0.1 : 0.05;
+      a[k] += h;
+      b[k] -= h;
+      const auto ra = residuals(a), rb = residuals(b);
+      J[k].resize(r0.size());
+      for (std::size_t i = 0; i < r0.size(); ++i)
+        J[k][i] = (ra[i] - rb[i]) / (2 * h);
+    }
+    std::array<std::array<double, 6>, 6> A{};
+    std::array<double, 6> b{}, step{};
+    for (std::size_t k = 0; k < 6; ++k)
+      A[k][k] = 1; // the unknowns not solved for stay 0
+    for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t l = 0; l < n; ++l) {
+        A[k][l] = 0;
+        for (std::size_t i = 0; i < r0.size(); ++i)
+          A[k][l] += J[k][i] * J[l][i];
+      }
+      for (std::size_t i = 0; i < r0.size(); ++i)
+        b[k] -= J[k][i] * r0[i];
+    }
+    if (!solve6(A, b, step)) break;
+    for (std::size_t k = 0; k < n; ++k)
+      p[k] += step[k];
+    if (std::abs(step[0]) + std::abs(step[1]) < 1e-4 && std::abs(step[2]) < 1e-5) break;
+  }
+  if (rmsPx) {
+    const auto r = residuals(p);
+    double s = 0;
+    for (double x : r)
+      s += x * x;
+    *rmsPx = r.empty() ? 0 : std::sqrt(s / double(pairs.size()));
+  }
+  return geometryAt(p);
+}
+
 Registration2D3D::Registration2D3D(const Volume& ct) : coarse_(ct, 2.0), fine_(ct, 1.2) {}
 
 Drr Registration2D3D::drrAt(const CArmGeometry& g, unsigned threads) const {

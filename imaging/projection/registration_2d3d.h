@@ -138,6 +138,21 @@ private:
   DrrRenderer fine_;   // 1 mm voxels: the last refinement, and tracking
 };
 
+// A landmark a user marks: a point in the CT (LPS mm, e.g. a spinous-process
+// tip or a pedicle's centre) and where it lies on the frame (ideal pixels).
+struct LandmarkPair {
+  Vec3 ctLps;
+  std::array<double, 2> framePx{};
+};
+
+// A registration start from landmarks (2-3 of one level): with the C-arm
+// angles as DICOM gives them, the isocentre's place across the beam and the
+// turn about the beam (with 2 or more pairs) that bring the CT points onto
+// their pixels, least squares; depth stays (one view barely sees it).
+// `rmsPx` (if given) gets how far the points then are from their pixels.
+CArmGeometry startFromLandmarks(const CArmGeometry& dicom, const std::vector<LandmarkPair>& pairs,
+                                double* rmsPx = nullptr);
+
 // Gradient correlation of two images over a mask: the mean of the
 // normalised cross-correlations of their column and row gradients.
 double gradientCorrelation(const std::vector<float>& a, const std::vector<float>& b,

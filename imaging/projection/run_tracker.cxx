@@ -116,6 +116,20 @@ TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::si
       t.registration = reg_.run(compared, fg.geometry, true, options_);
       t.how = "searched again";
     }
+  } else if (!landmarks_.empty()) {
+    std::vector<LandmarkPair> ideal = landmarks_;
+    for (LandmarkPair& l : ideal)
+      l.framePx = d.k != 0 ? d.undistort(l.framePx[0], l.framePx[1]) : l.framePx;
+    double rms = 0;
+    const CArmGeometry start = startFromLandmarks(fg.geometry, ideal, &rms);
+    t.registration = reg_.run(compared, start, false, options_);
+    t.how = "started from " + std::to_string(ideal.size()) + " landmark(s) (" +
+            std::to_string(int(std::lround(rms))) + " px apart before refining)";
+    if (!t.registration.accepted) {
+      t.registration = reg_.run(compared, fg.geometry, true, options_);
+      t.how = "searched (the landmarks' start did not register)";
+    }
+    landmarks_.clear();
   } else {
     t.registration = reg_.run(compared, fg.geometry, true, options_);
     t.how = "searched";

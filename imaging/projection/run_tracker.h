@@ -40,6 +40,9 @@ public:
   // `plan`: what needles are compared with (may be empty).
   RunTracker(const Registration2D3D& registration, IntensifierDistortion distortion, Vec3 guess,
              RegistrationOptions options = {}, std::vector<OverlayTrajectory> plan = {});
+  // Landmarks the user marked on the next frame (stored pixels): that frame
+  // starts from them instead of a search (and is searched if that fails).
+  void useLandmarks(std::vector<LandmarkPair> storedPx) { landmarks_ = std::move(storedPx); }
   // The next frame of `run` (frames in order; a new run starts afresh).
   TrackedFrame next(const DicomFile& file, const XRayRun& run, std::size_t frame);
 
@@ -51,6 +54,7 @@ private:
   std::vector<OverlayTrajectory> plan_;
   std::string runUid_;
   std::vector<DetectedNeedle> previousNeedles_;
+  std::vector<LandmarkPair> landmarks_;
   std::optional<RegistrationResult> previous_;
   std::optional<CArmGeometry> previousDicom_;
   std::vector<float> previousSamples_;

@@ -74,6 +74,9 @@ struct OverlayCliOptions {
   std::filesystem::path ctPath, runPath, planPath, outDir = "overlay";
   double pincushionK = 0;   // the image intensifier's calibration (0: flat panel)
   double fieldRadiusPx = 0; // its field radius
+  // "X,Y,Z=COLUMN,ROW": a CT point (LPS mm) and where it is on the first
+  // frame (stored pixels): the first frame starts from them, not a search.
+  std::vector<std::string> landmarks;
 };
 int overlayCommand(const OverlayCliOptions& options);
 // Steps through the frames in the terminal: pose, confidence, how found.

@@ -337,6 +337,9 @@ int main(int argc, char** argv) {
   overlayVerb->add_option("--field-radius", overlayOpts.fieldRadiusPx,
                           "the intensifier's field radius in pixels (with --pincushion)");
   overlayVerb->add_option("--out", overlayOpts.outDir, "output folder");
+  overlayVerb->add_option("--landmark", overlayOpts.landmarks,
+                          "X,Y,Z=COLUMN,ROW: a CT point (LPS mm) and its pixel on the first frame "
+                          "(2-3 of one level start the registration there)");
 
   OverlayCliOptions replayOpts;
   auto* replayVerb = app.add_subcommand(
@@ -347,6 +350,8 @@ int main(int argc, char** argv) {
   replayVerb->add_option("--plan", replayOpts.planPath, "plan.json from `fluoroplan plan`");
   replayVerb->add_option("--pincushion", replayOpts.pincushionK, "intensifier distortion k");
   replayVerb->add_option("--field-radius", replayOpts.fieldRadiusPx, "field radius, pixels");
+  replayVerb->add_option("--landmark", replayOpts.landmarks,
+                         "X,Y,Z=COLUMN,ROW: a CT point (LPS mm) and its pixel on the first frame");
 
   DoseCliOptions doseOpts;
   auto* doseVerb = app.add_subcommand(

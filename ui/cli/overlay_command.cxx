@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "imaging/core/atomic_file.h"
 #include "imaging/core/text_format.h"
@@ -174,6 +175,17 @@ json needlesJson(const std::vector<NeedleToPlan>& found, const std::vector<Overl
   return out;
 }
 
+// "X,Y,Z=COLUMN,ROW" -> a landmark pair; throws naming the text.
+LandmarkPair parseLandmark(const std::string& text) {
+  LandmarkPair l;
+  char eq = 0, c1 = 0, c2 = 0, c3 = 0;
+  std::istringstream in(text);
+  in >> l.ctLps.x >> c1 >> l.ctLps.y >> c2 >> l.ctLps.z >> eq >> l.framePx[0] >> c3 >> l.framePx[1];
+  if (!in || c1 != ',' || c2 != ',' || eq != '=' || c3 != ',' || in.rdbuf()->in_avail() != 0)
+    throw std::runtime_error("--landmark '" + text + "': expected X,Y,Z=COLUMN,ROW");
+  return l;
+}
+
 // When frame f of the run was taken (seconds since 1970): its own
 // acquisition date-time, else the run's plus the frame's offset; empty when
 // the run states no time.
@@ -214,6 +226,10 @@ int replayCommand(const OverlayCliOptions& o) {
   d.k = o.pincushionK;
   d.fieldRadiusPx = o.fieldRadiusPx;
   RunTracker tracker(reg, d, startGuess(ct, plan), searchFor(ct, plan), plan);
+  std::vector<LandmarkPair> marks;
+  for (const auto& text : o.landmarks)
+    marks.push_back(parseLandmark(text));
+  tracker.useLandmarks(marks);
   int rc = kOk;
   for (const XRayRunEntry& entry : runs.runs) {
     const XRayRun& run = entry.run;
@@ -267,6 +283,10 @@ int overlayCommand(const OverlayCliOptions& o) {
   std::vector<Rgb8Image> thumbs;
   int accepted = 0, total = 0;
   RunTracker tracker(reg, distortion0, guess, searchFor(ct, plan), plan);
+  std::vector<LandmarkPair> marks;
+  for (const auto& text : o.landmarks)
+    marks.push_back(parseLandmark(text));
+  tracker.useLandmarks(marks);
   std::vector<FrameNeedles> timedNeedles;
   const std::string scSeriesUid = newUid(); // this session's overlays: one series
   for (const XRayRunEntry& entry : runs.runs) {

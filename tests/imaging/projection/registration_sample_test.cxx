@@ -197,3 +197,21 @@ TEST(RegistrationSample, TwoViewsSeeTheDepthThatOneViewMisses) {
   EXPECT_FALSE(same.accepted);
   EXPECT_NE(same.reason.find("apart"), std::string::npos) << same.reason;
 }
+
+TEST(RegistrationSample, LandmarksStartARegistrationBeyondTheSearch) {
+  // The isocentre guessed 120 mm away (beyond the +-80 mm search): the
+  // user marks the three needle tips on the frame, and the refinement
+  // starts from there.
+  const Case c = frameCase("run1_ap", 4);
+  CArmGeometry dicom = c.truth;
+  dicom.isocentreLps = c.truth.isocentreLps + Vec3{20, 0, 118};
+  std::vector<LandmarkPair> pairs;
+  for (const Vec3& t : c.tips)
+    pairs.push_back({t, c.truth.project(t)});
+  double rms = 0;
+  const CArmGeometry start = startFromLandmarks(dicom, pairs, &rms);
+  EXPECT_LT(rms, 5.0);
+  const RegistrationResult r = Registration2D3D(proneCt()).run(c.image, start, false);
+  ASSERT_TRUE(r.accepted) << r.reason;
+  expectWithinBounds(c, r.geometry, r.reason);
+}

@@ -19,6 +19,7 @@
 #include "imaging/dicom/study_inventory.h"
 #include "imaging/projection/frame_geometry.h"
 #include "imaging/projection/frame_overlay.h"
+#include "imaging/projection/intensifier_distortion.h"
 #include "tests/support/test_data.h"
 
 using namespace fluoroplan;
@@ -191,4 +192,32 @@ TEST(ReplayCommand, StepsThroughTheFramesWithPoseAndConfidence) {
   // No plan: the needles found are listed, none on a planned path.
   EXPECT_NE(r.output.find("needles: one not on a planned path (tip at column"), std::string::npos)
       << r.output;
+}
+
+TEST(ReplayCommand, LandmarksTheUserMarksStartTheFirstFrame) {
+  // Three CT points and where they show on the AP run's first frame (as
+  // stored, with the intensifier's distortion): no search is needed.
+  std::ifstream tin(kCase / "truth" / "runs_truth.json");
+  const auto truth = nlohmann::json::parse(tin);
+  const IntensifierDistortion d{0.08, 250, 255.5, 255.5};
+  std::string marks;
+  for (const auto& n : truth["runs"][0]["frames"][0]["needles"]) {
+    const auto px = d.distort(n["tip_pixel_ideal"][0], n["tip_pixel_ideal"][1]);
+    marks += " --landmark " + std::to_string(n["tip"][0].get<double>()) + "," +
+             std::to_string(n["tip"][1].get<double>()) + "," +
+             std::to_string(n["tip"][2].get<double>()) + "=" + std::to_string(px[0]) + "," +
+             std::to_string(px[1]);
+  }
+  const auto r = runCommandLine(fp() + " replay '" + (kCase / "ct_prone").string() + "' '" +
+                                (kCase / "runs" / "run1_ap.dcm").string() +
+                                "' --pincushion 0.08 --field-radius 250" + marks + " 2>&1");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_NE(r.output.find("[started from 3 landmark(s)"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("[searched"), std::string::npos) << r.output;
+  // A landmark that is not X,Y,Z=COLUMN,ROW is refused, naming it.
+  const auto bad =
+      runCommandLine(fp() + " replay '" + (kCase / "ct_prone").string() + "' '" +
+                     (kCase / "runs" / "run1_ap.dcm").string() + "' --landmark 1,2=3,4 2>&1");
+  EXPECT_NE(bad.exitCode, 0);
+  EXPECT_NE(bad.output.find("--landmark '1,2=3,4'"), std::string::npos) << bad.output;
 }
