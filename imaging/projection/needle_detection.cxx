@@ -376,6 +376,14 @@ std::vector<DetectedNeedle> detectNeedles(const std::vector<float>& frame,
     }
     const double contrast = sw / double(spot.size());
     if (peak < o.minDotContrast || contrast < o.minContrast || extent > 2 * minLength) continue;
+    // What is left of a needle already found (its end, beyond the band
+    // cleared) is not another needle.
+    bool partOfOne = false;
+    for (const DetectedNeedle& n : found)
+      partOfOne =
+          partOfOne || distanceToSegment(Vec3{cx, cy, 0}, Vec3{n.tipPx[0], n.tipPx[1], 0},
+                                         Vec3{n.shaftEndPx[0], n.shaftEndPx[1], 0}) < minLength;
+    if (partOfOne) continue;
     found.push_back(withTip({cx + lo * ux, cy + lo * uy}, {cx + hi * ux, cy + hi * uy}, contrast));
   }
   return found;

@@ -87,6 +87,8 @@ TEST(OverlayCommand, ObliqueRunOnTheProneCtWithItsPlan) {
         EXPECT_LT(n["tip_to_target_mm"].get<double>(), 3.0) << f["png"] << " " << n["trajectory"];
       }
     EXPECT_EQ(matched.size(), p["trajectories"].size()) << f["png"];
+    // The generator placed three needles: none is found twice.
+    EXPECT_LE(f["needles"].size(), 3u) << f["png"] << " " << f["needles"];
   }
   // The Secondary Captures: one per frame, in the run's study and patient,
   // each naming its frame, with the PNG's pixels.
