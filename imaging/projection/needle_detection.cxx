@@ -58,6 +58,33 @@ float sampleAt(const std::vector<float>& v, unsigned w, unsigned h, double x, do
   return top + fy * (bottom - top);
 }
 
+// The weighted centroid of some pixels and the direction (radians, from the
+// column axis toward the row axis) of their major axis.
+struct PixelAxis {
+  double weight = 0, cx = 0, cy = 0, angle = 0;
+};
+template <class Weight>
+PixelAxis principalAxis(const std::vector<uint32_t>& pixels, unsigned w, Weight&& weightOf) {
+  double sw = 0, sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+  for (uint32_t i : pixels) {
+    const double wt = weightOf(i), x = double(i % w), y = double(i / w);
+    sw += wt;
+    sx += wt * x;
+    sy += wt * y;
+    sxx += wt * x * x;
+    syy += wt * y * y;
+    sxy += wt * x * y;
+  }
+  PixelAxis a;
+  if (sw <= 0) return a;
+  a.weight = sw;
+  a.cx = sx / sw;
+  a.cy = sy / sw;
+  a.angle = 0.5 * std::atan2(2 * (sxy / sw - a.cx * a.cy),
+                             (sxx / sw - a.cx * a.cx) - (syy / sw - a.cy * a.cy));
+  return a;
+}
+
 } // namespace
 
 std::vector<float> needleResidual(const std::vector<float>& frame, const std::vector<uint8_t>& mask,
@@ -199,28 +226,18 @@ std::vector<DetectedNeedle> detectNeedles(const std::vector<float>& frame,
     double fx = c0 + rho * nx, fy = r0 + rho * ny;
     // Refine the line by a principal-axis fit to the vote pixels near it.
     for (int pass = 0; pass < 2; ++pass) {
-      double sw = 0, sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-      for (uint32_t i : votes) {
-        if (used[i] || tried[i]) continue;
-        const double x = double(i % w), y = double(i / w);
-        if (std::abs((x - fx) * nx + (y - fy) * ny) > 2.5) continue;
-        const double wt = std::min(r[i], 8.f);
-        sw += wt;
-        sx += wt * x;
-        sy += wt * y;
-        sxx += wt * x * x;
-        syy += wt * y * y;
-        sxy += wt * x * y;
-      }
-      if (sw <= 0) break;
-      const double mx = sx / sw, my = sy / sw;
-      const double cxx = sxx / sw - mx * mx, cyy = syy / sw - my * my, cxy = sxy / sw - mx * my;
-      // The major axis of the covariance is the line's direction.
-      const double angle = 0.5 * std::atan2(2 * cxy, cxx - cyy);
-      nx = -std::sin(angle);
-      ny = std::cos(angle);
-      fx = mx;
-      fy = my;
+      std::vector<uint32_t> near;
+      for (uint32_t i : votes)
+        if (!used[i] && !tried[i] &&
+            std::abs((double(i % w) - fx) * nx + (double(i / w) - fy) * ny) <= 2.5)
+          near.push_back(i);
+      const PixelAxis axis =
+          principalAxis(near, w, [&](uint32_t i) { return std::min(r[i], 8.f); });
+      if (axis.weight <= 0) break;
+      nx = -std::sin(axis.angle);
+      ny = std::cos(axis.angle);
+      fx = axis.cx;
+      fy = axis.cy;
     }
     const double dx = -ny, dy = nx;
     // Follow the line: the strongest residual across its width, step by
@@ -350,23 +367,13 @@ std::vector<DetectedNeedle> detectNeedles(const std::vector<float>& frame,
         }
     }
     if (spot.size() < 4) continue;
-    double sw = 0, sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
     float peak = 0.f;
-    for (uint32_t i : spot) {
-      const double wt = r[i], x = double(i % w), y = double(i / w);
-      sw += wt;
-      sx += wt * x;
-      sy += wt * y;
-      sxx += wt * x * x;
-      syy += wt * y * y;
-      sxy += wt * x * y;
+    for (uint32_t i : spot)
       peak = std::max(peak, r[i]);
-    }
-    const double cx = sx / sw, cy = sy / sw;
     // Its long axis, and the spot's ends along it.
-    const double angle =
-        0.5 * std::atan2(2 * (sxy / sw - cx * cy), (sxx / sw - cx * cx) - (syy / sw - cy * cy));
-    const double ux = std::cos(angle), uy = std::sin(angle);
+    const PixelAxis axis = principalAxis(spot, w, [&](uint32_t i) { return r[i]; });
+    const double cx = axis.cx, cy = axis.cy, sw = axis.weight;
+    const double ux = std::cos(axis.angle), uy = std::sin(axis.angle);
     double lo = 0, hi = 0, extent = 0;
     for (uint32_t i : spot) {
       const double x = double(i % w) - cx, y = double(i / w) - cy;

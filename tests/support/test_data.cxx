@@ -1,6 +1,7 @@
 #include "tests/support/test_data.h"
 
 #include "dicom_samples/broken_set.h"
+#include "imaging/dicom/study_inventory.h"
 
 #include <gtest/gtest.h>
 
@@ -84,6 +85,16 @@ CommandResult runCommandLine(const std::string& commandLine) {
   const int status = pclose(p);
   r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+Volume loadCtFolder(const std::filesystem::path& folder) {
+  const StudyInventory inv = buildInventory(folder);
+  const auto series = primaryVolumeSeries(inv);
+  EXPECT_TRUE(series.has_value()) << folder << ": no CT series";
+  if (!series) return {};
+  auto loaded = loadVolume(inv, *series);
+  EXPECT_TRUE(loaded.volume.has_value()) << folder << ": the CT did not load";
+  return loaded.volume ? std::move(*loaded.volume) : Volume{};
 }
 
 } // namespace fluoroplan::test

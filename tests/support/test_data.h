@@ -40,6 +40,10 @@ struct CommandResult {
 };
 CommandResult runCommandLine(const std::string& commandLine);
 
+// The CT series of a folder (its primary volume), loaded; fails the test
+// when there is none.
+Volume loadCtFolder(const std::filesystem::path& folder);
+
 // Mat3 for a rotation about the LPS axis `axis` (0,1,2) by `degrees`.
 Mat3 rotation(int axis, double degrees);
 

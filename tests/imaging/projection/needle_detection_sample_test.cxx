@@ -15,6 +15,7 @@
 #include "imaging/projection/needle_detection.h"
 #include "imaging/projection/registration_2d3d.h"
 #include "imaging/projection/run_tracker.h"
+#include "tests/support/test_data.h"
 
 using namespace fluoroplan;
 namespace fs = std::filesystem;
@@ -23,10 +24,7 @@ namespace {
 const fs::path kCase = FLUOROPLAN_SAMPLE_CASE;
 
 const Volume& proneCt() {
-  static const Volume ct = [] {
-    const StudyInventory inv = buildInventory(kCase / "ct_prone");
-    return *loadVolume(inv, *primaryVolumeSeries(inv)).volume;
-  }();
+  static const Volume ct = test::loadCtFolder(kCase / "ct_prone");
   return ct;
 }
 const Registration2D3D& registration() {

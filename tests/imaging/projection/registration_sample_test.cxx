@@ -13,6 +13,7 @@
 #include "imaging/projection/frame_geometry.h"
 #include "imaging/projection/intensifier_distortion.h"
 #include "imaging/projection/registration_2d3d.h"
+#include "tests/support/test_data.h"
 
 using namespace fluoroplan;
 namespace fs = std::filesystem;
@@ -21,10 +22,7 @@ namespace {
 const fs::path kCase = FLUOROPLAN_SAMPLE_CASE;
 
 const Volume& proneCt() {
-  static const Volume ct = [] {
-    const StudyInventory inv = buildInventory(kCase / "ct_prone");
-    return *loadVolume(inv, *primaryVolumeSeries(inv)).volume;
-  }();
+  static const Volume ct = test::loadCtFolder(kCase / "ct_prone");
   return ct;
 }
 
