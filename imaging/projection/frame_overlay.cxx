@@ -81,10 +81,17 @@ std::vector<NeedleToPlan> compareNeedlesToPlan(const std::vector<DetectedNeedle>
 
 std::array<double, 2> patientLeftInImage(const CArmGeometry& g) {
   // LPS +x is the patient's left.
+  if (!lateralSideMarker(g).empty()) return {0, 0};
   const auto a = g.project(g.isocentreLps), b = g.project(g.isocentreLps + Vec3{50, 0, 0});
   const double dc = b[0] - a[0], dr = b[1] - a[1], n = std::hypot(dc, dr);
-  if (n < 1e-6) return {0, 0}; // a lateral view: left-right is along the beam
+  if (n < 1e-6) return {0, 0};
   return {dc / n, dr / n};
+}
+
+std::string lateralSideMarker(const CArmGeometry& g) {
+  const double towardDetector = g.detectorDirection().x; // cosine of left-right to the beam
+  if (std::abs(towardDetector) < std::cos(30 * 3.14159265358979323846 / 180)) return {};
+  return towardDetector > 0 ? "LEFT LATERAL" : "RIGHT LATERAL";
 }
 
 } // namespace fluoroplan

@@ -49,7 +49,13 @@ std::vector<NeedleToPlan> compareNeedlesToPlan(const std::vector<DetectedNeedle>
                                                double matchWithinMm = 10);
 
 // The image direction (unit, in pixels) in which the patient's left lies,
-// projected at the isocentre: where the "L" marker goes.
+// projected at the isocentre: where the "L" marker goes. {0, 0} when the
+// patient's left-right axis lies within 30 degrees of the beam (a lateral
+// view shows no left and right: lateralSideMarker says which side faces
+// the detector).
 std::array<double, 2> patientLeftInImage(const CArmGeometry& g);
+// "LEFT LATERAL" (the patient's left toward the detector), "RIGHT
+// LATERAL", or empty when the view is not lateral (see above).
+std::string lateralSideMarker(const CArmGeometry& g);
 
 } // namespace fluoroplan

@@ -342,6 +342,8 @@ int overlayCommand(const OverlayCliOptions& o) {
           const double c = s.columns / 2.0 + left[0] * s.columns * 0.42,
                        rr = s.rows / 2.0 + left[1] * s.rows * 0.42;
           drawText(pic, int(c) - 5 * scale, int(rr) - 7 * scale, "L", {255, 255, 255}, 2 * scale);
+        } else if (const std::string side = lateralSideMarker(r.geometry); !side.empty()) {
+          drawText(pic, 4, 4 + 10 * scale, side, {255, 255, 255}, scale);
         }
         const double pxPerMm =
             r.geometry.sourceToDetectorMm / r.geometry.sourceToIsocentreMm / r.geometry.pixelMm;

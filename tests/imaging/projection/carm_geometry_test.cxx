@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "imaging/projection/carm_geometry.h"
+#include "imaging/projection/frame_overlay.h"
 
 using namespace fluoroplan;
 
@@ -127,4 +128,29 @@ TEST(CArmGeometry, PoseDisplacementKnownAnswers) {
   EXPECT_NEAR(norm(f - (5.0 * truth.rowDirection() - 5.0 * truth.columnDirection())), 0, 1e-12);
   // The isocentre itself does not move under a turn.
   EXPECT_NEAR(norm(poseDisplacement(truth, turned, truth.isocentreLps)), 0, 1e-12);
+}
+
+TEST(FrameOverlay, TheLeftMarkerAndTheLateralSide) {
+  CArmGeometry g; // prone, table AP: the detector on the back (primary 180)
+  g.primaryDeg = 180;
+  auto left = patientLeftInImage(g);
+  // u = (cos 180, sin 180, 0) = patient's right: the left is toward column 0.
+  EXPECT_NEAR(left[0], -1, 1e-9);
+  EXPECT_NEAR(left[1], 0, 1e-9);
+  EXPECT_EQ(lateralSideMarker(g), "");
+  g.primaryDeg = 0; // supine AP: the detector over the chest
+  EXPECT_NEAR(patientLeftInImage(g)[0], 1, 1e-9);
+  // Lateral, the detector at the patient's left (+90), or nearly: no L on
+  // the image, the left side named as the one toward the detector.
+  for (double a : {90.0, 75.0, 100.0}) {
+    g.primaryDeg = a;
+    left = patientLeftInImage(g);
+    EXPECT_EQ(left[0], 0) << a;
+    EXPECT_EQ(left[1], 0) << a;
+    EXPECT_EQ(lateralSideMarker(g), "LEFT LATERAL") << a;
+  }
+  g.primaryDeg = -90;
+  EXPECT_EQ(lateralSideMarker(g), "RIGHT LATERAL");
+  g.primaryDeg = 140; // a 40-degree oblique is not lateral
+  EXPECT_EQ(lateralSideMarker(g), "");
 }
