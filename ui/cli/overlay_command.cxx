@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 
 #include "imaging/core/atomic_file.h"
 #include "imaging/core/text_format.h"
@@ -288,6 +289,14 @@ int overlayCommand(const OverlayCliOptions& o) {
     marks.push_back(parseLandmark(text));
   tracker.useLandmarks(marks);
   std::vector<FrameNeedles> timedNeedles;
+  struct View {
+    std::string file;
+    std::size_t frame;
+    RegistrationImage image;
+    CArmGeometry dicom;
+    RegistrationResult result;
+  };
+  std::vector<View> views;
   const std::string scSeriesUid = newUid(); // this session's overlays: one series
   for (const XRayRunEntry& entry : runs.runs) {
     const XRayRun& run = entry.run;
@@ -295,6 +304,11 @@ int overlayCommand(const OverlayCliOptions& o) {
     for (std::size_t f = 0; f < run.frames.size(); ++f) {
       ++total;
       const TrackedFrame tf = tracker.next(file, run, f);
+      // Each run's first registered frame: a view for the two-view pose.
+      if (tf.registration.accepted && (views.empty() || views.back().file != run.header.path))
+        views.push_back({run.header.path, f, tf.image,
+                         frameGeometry(run, f, tf.registration.geometry.isocentreLps).geometry,
+                         tf.registration});
       if (const auto when = frameTimeSeconds(run, f)) timedNeedles.push_back({*when, tf.needles});
       const RegistrationResult& r = tf.registration;
       const std::string& how = tf.how;
@@ -438,6 +452,52 @@ int overlayCommand(const OverlayCliOptions& o) {
     }
     writePng(sheet, o.outDir / "contact_sheet.png");
   }
+  // Two views of the patient (the runs' first registered frames whose beams
+  // lie farthest apart) registered as one pose: the depth one view misses.
+  // Assumes the patient and table stayed still between the runs; refused,
+  // with the reason, when the views disagree.
+  auto twoViews = [&]() -> json {
+    if (views.size() < 2) return nullptr;
+    std::size_t a = 0, b = 1;
+    double widest = -1;
+    for (std::size_t i = 0; i < views.size(); ++i)
+      for (std::size_t k = i + 1; k < views.size(); ++k) {
+        const double angle = angleDegrees(views[i].result.geometry.detectorDirection(),
+                                          views[k].result.geometry.detectorDirection());
+        const double apart = std::min(angle, 180 - angle);
+        if (apart > widest) {
+          widest = apart;
+          a = i;
+          b = k;
+        }
+      }
+    const View &va = views[a], &vb = views[b];
+    const TwoViewResult two =
+        reg.runTwoViews(va.image, va.dicom, va.result, vb.image, vb.dicom, vb.result);
+    std::cout << "Two views (" << fs::path(va.file).filename().string() << " frame " << va.frame + 1
+              << ", " << fs::path(vb.file).filename().string() << " frame " << vb.frame + 1
+              << "): " << (two.accepted ? "one pose" : "NOT combined") << ": " << two.reason
+              << "\n";
+    json both = json::array();
+    for (const auto& [v, file, frame] :
+         {std::tuple{&two.a, va.file, va.frame}, std::tuple{&two.b, vb.file, vb.frame}}) {
+      const auto P = v->geometry.projectionMatrix();
+      both.push_back(
+          {{"file", file},
+           {"frame", frame + 1},
+           {"gradient_correlation", v->correlation},
+           {"in_plane_error_mm", v->inPlaneErrorMm},
+           {"along_beam_error_mm", v->alongBeamErrorMm},
+           {"projection_matrix",
+            two.accepted ? json(std::vector<double>(P.begin(), P.end())) : json(nullptr)}});
+    }
+    const Vec3 iso = two.a.geometry.isocentreLps;
+    return {{"accepted", two.accepted},
+            {"reason", two.reason},
+            {"beam_angle_deg", two.beamAngleDeg},
+            {"isocentre_lps_mm", {iso.x, iso.y, iso.z}},
+            {"views", both}};
+  };
   const json out = {{"coordinates",
                      "projection_matrix: LPS mm to ideal (distortion-corrected) pixels "
                      "(column, row), (0,0) the centre of the top-left pixel, row-major 3x4; "
@@ -446,7 +506,8 @@ int overlayCommand(const OverlayCliOptions& o) {
                      {{"k", distortion0.k}, {"field_radius_px", distortion0.fieldRadiusPx}}},
                     {"warnings", warnings},
                     {"frames", frames},
-                    {"needle_placements", placementsJson(needlePlacements(timedNeedles), plan)}};
+                    {"needle_placements", placementsJson(needlePlacements(timedNeedles), plan)},
+                    {"two_views", twoViews()}};
   writeFileAtomically(o.outDir / "overlay.json", out.dump(2));
   for (const auto& p : out["needle_placements"])
     std::cout << "Needle placed: " << p["needle"].get<std::string>() << " from "

@@ -223,3 +223,39 @@ TEST(ReplayCommand, LandmarksTheUserMarksStartTheFirstFrame) {
   EXPECT_NE(bad.exitCode, 0);
   EXPECT_NE(bad.output.find("--landmark '1,2=3,4'"), std::string::npos) << bad.output;
 }
+
+TEST(OverlayCommand, TwoRunsOfOnePatientGiveTheDepthAsOnePose) {
+  // The AP and the lateral run of the patient lying still: their first
+  // frames registered as one pose put the isocentre where the generator
+  // had it, in depth too, and each view's depth estimate comes down.
+  const fs::path dir = freshDir("overlay_two_views");
+  fs::create_directories(dir / "runs");
+  for (const char* run : {"run1_ap.dcm", "run3_lateral.dcm"})
+    fs::copy_file(kCase / "runs" / run, dir / "runs" / run);
+  const auto r = runCommandLine(
+      fp() + " overlay '" + (kCase / "ct_prone").string() + "' '" + (dir / "runs").string() +
+      "' --pincushion 0.08 --field-radius 250 --out '" + (dir / "out").string() + "' 2>&1");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  std::ifstream in(dir / "out" / "overlay.json");
+  const auto j = nlohmann::json::parse(in);
+  const auto& two = j["two_views"];
+  ASSERT_TRUE(two.is_object()) << r.output;
+  EXPECT_TRUE(two["accepted"].get<bool>()) << two["reason"];
+  EXPECT_NEAR(two["beam_angle_deg"].get<double>(), 90, 2);
+  std::ifstream tin(kCase / "truth" / "runs_truth.json");
+  const auto truth = nlohmann::json::parse(tin);
+  const auto& iso = truth["runs"][0]["frames"][0]["isocenter"];
+  const auto& got = two["isocentre_lps_mm"];
+  const double err = std::hypot(got[0].get<double>() - iso[0].get<double>(),
+                                got[1].get<double>() - iso[1].get<double>(),
+                                got[2].get<double>() - iso[2].get<double>());
+  EXPECT_LT(err, 1.5) << got;
+  ASSERT_EQ(two["views"].size(), 2u);
+  for (const auto& v : two["views"]) {
+    EXPECT_LE(v["along_beam_error_mm"].get<double>(), 2.0) << v;
+    EXPECT_EQ(v["projection_matrix"].size(), 12u);
+  }
+  EXPECT_NE(r.output.find("Two views (run1_ap.dcm frame 1, run3_lateral.dcm frame 1): one pose"),
+            std::string::npos)
+      << r.output;
+}
