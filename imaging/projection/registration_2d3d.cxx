@@ -752,14 +752,21 @@ TwoViewResult Registration2D3D::runTwoViews(const RegistrationImage& frameA,
     const Eval e =
         maximiseCorrelation(evaluate(from), target, lm, evaluate,
                             [](std::size_t, const Eval&) { return std::vector<float>{}; });
-    // Each view's own correlation at the joint pose.
+    // Each view's own correlation at the joint pose, from its part of the
+    // gradients the last evaluation already holds.
     std::array<double, 2> each{-1, -1};
-    const auto g = posesAt(e.p);
-    for (std::size_t k = 0; k < 2; ++k) {
-      const Drr d = renderer.render(atLevel(g[k], 4), drrOptions);
-      ++out.drrsRendered;
-      each[k] = gradientCorrelation(d.lineIntegral, L[k].image.value, L[k].image.mask,
-                                    L[k].image.columns, L[k].image.rows);
+    if (!e.gradients.empty()) {
+      std::size_t from0 = 0;
+      for (std::size_t k = 0; k < 2; ++k) {
+        const std::size_t n = L[k].frameGradients.size();
+        double d2 = 0;
+        for (std::size_t i = from0; i < from0 + n; ++i) {
+          const double d = double(e.gradients[i]) - target[i];
+          d2 += d * d;
+        }
+        each[k] = 1 - d2 / 4;
+        from0 += n;
+      }
     }
     return std::pair<Params, std::array<double, 2>>{e.p, each};
   };
