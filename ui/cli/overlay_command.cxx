@@ -321,7 +321,6 @@ int overlayCommand(const OverlayCliOptions& o) {
 
       Rgb8Image pic = toRgb(framePicture(v, s.columns, s.rows));
       json trajectories = json::array();
-      std::vector<NeedleToPlan> needles;
       const int scale = s.columns >= 400 ? 2 : 1;
       if (r.accepted) {
         for (const auto& t : plan) {
@@ -340,8 +339,7 @@ int overlayCommand(const OverlayCliOptions& o) {
                {"target_in_frame", p.targetInFrame}});
         }
         // The needles found, in magenta, each with its tip's distance to its target.
-        needles = tf.needles;
-        for (const NeedleToPlan& n : needles) {
+        for (const NeedleToPlan& n : tf.needles) {
           const auto tip = distortion.distort(n.needle.tipPx[0], n.needle.tipPx[1]),
                      end = distortion.distort(n.needle.shaftEndPx[0], n.needle.shaftEndPx[1]);
           line(pic, end[0], end[1], tip[0], tip[1], {255, 0, 255});
@@ -429,10 +427,10 @@ int overlayCommand(const OverlayCliOptions& o) {
            {"isocentre_lps_mm",
             {r.geometry.isocentreLps.x, r.geometry.isocentreLps.y, r.geometry.isocentreLps.z}},
            {"trajectories", trajectories},
-           {"needles", needlesJson(needles, plan, distortion)}});
+           {"needles", needlesJson(tf.needles, plan, distortion)}});
       std::cout << base << ": " << (r.accepted ? "registered" : "NOT registered") << " (" << how
                 << "); " << r.reason;
-      if (r.accepted) std::cout << "; needles: " << needlesToPlanText(needles, plan);
+      if (r.accepted) std::cout << "; needles: " << needlesToPlanText(tf.needles, plan);
       std::cout << "\n";
     }
   }
