@@ -70,6 +70,7 @@ struct SpineModel {
   std::vector<double> canalRadiusMm;
   std::string namingEvidence; // in words: sacrum found? ribs? how counted
   bool namingCertain = false;
+  std::string boneEvidence; // the thresholds this scan's bone was found with, and why
 };
 
 } // namespace fluoroplan

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <queue>
 #include <sstream>
+#include <tuple>
 
 #include "imaging/core/parallel.h"
 #include "imaging/core/reslice.h"
@@ -345,6 +346,26 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     return hi - lo;
   };
 
+  // Segment of p by its position along the canal (untilted planes through
+  // the canal at each disc), its distance to the nearer bound and the
+  // segment's length.
+  auto canalSegmentOf = [&](Vec3 p) {
+    int s = 0;
+    double margin = 1e9;
+    for (std::size_t j = 0; j < discs.size(); ++j) {
+      const double dd = dot(p - centre[discs[j]], tangentAt(discs[j]));
+      if (dd > 0) s = int(j) + 1;
+      margin = std::min(margin, std::abs(dd));
+    }
+    const std::size_t u = std::size_t(s);
+    const double lo = u > 0 ? arc[discs[u - 1]] : arc[K0];
+    const double hi = u < discs.size() ? arc[discs[u]] : arc[K1];
+    // At a scan's end the bound is the end of the canal.
+    if (u == 0) margin = std::min(margin, dot(p - centre[K0], tangentAt(K0)) + 1e-9);
+    if (u == discs.size()) margin = std::min(margin, dot(centre[K1] - p, tangentAt(K1)) + 1e-9);
+    return std::tuple<int, double, double>{s, margin, hi - lo};
+  };
+
   // --- 3. Full-resolution bone mask: an edge threshold half-way between soft
   // tissue and cortex, with enclosed cancellous bone filled per slice.
   std::vector<int16_t> spineHu;
@@ -403,6 +424,34 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
             }
             m[n] = near <= edge;
           }
+        // Thin posterior elements (laminae, articular and spinous
+        // processes 2-4 mm thick) in thick or soft-kernel slices peak well
+        // under the edge, and their 3 x 3 mean stays under faint bone's.
+        // Behind the canal's centre a voxel is also bone at half its
+        // in-plane 5 x 5 maximum, where that maximum is bone-dense; joint
+        // spaces that this closes are split again by the flood, which
+        // meets at their lower density.
+        {
+          const std::size_t K = std::clamp(std::min(D - 1, k / f[2]), K0, K1);
+          const Vec3 a = anteriorAt(tangentAt(K));
+          const double z = ct.indexToLps({0, 0, double(k)}).z;
+          std::vector<uint8_t> thin(w * h, 0);
+          for (std::size_t j = 2; j + 2 < h; ++j)
+            for (std::size_t i = 2; i + 2 < w; ++i) {
+              const std::size_t n = j * w + i;
+              if (m[n] || ct.hu[base + n] <= lowHu) continue;
+              Vec3 q = ct.indexToLps({double(i), double(j), double(k)});
+              q.z = z;
+              if (dot(q - centre[K], a) > 0 || norm(q - centre[K]) > 70) continue;
+              int16_t hi = ct.hu[base + n];
+              for (std::size_t y = j - 2; y <= j + 2; ++y)
+                for (std::size_t x = i - 2; x <= i + 2; ++x)
+                  hi = std::max(hi, ct.hu[base + y * w + x]);
+              thin[n] = hi > 0.8 * edge && ct.hu[base + n] >= 0.5 * (40.0 + hi);
+            }
+          for (std::size_t n = 0; n < w * h; ++n)
+            m[n] |= thin[n];
+        }
         std::vector<uint8_t> inHole(w * h, 0);
         for (const auto& comp : holes(m, w, h)) {
           double hu = 0;
@@ -505,6 +554,17 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
           const int s = segmentOf(p, 0.0);
           if (s >= 0 && distanceToBounds(p, std::size_t(s)) >
                             std::max(2.5, 0.25 * segmentLength(std::size_t(s))))
+            labels.hu[o3] = static_cast<int16_t>(s + 1);
+        } else if (ant < -radius[K] - 1 && ant > -radius[K] - 12 && std::abs(lat) < 4) {
+          // Markers in the lamina right behind the canal, at the middle of
+          // each segment along the canal: a vertebra's arch meets its body
+          // only through the pedicles, which a scan's edge may cut (the
+          // top vertebra of a short scan), and a neighbour's flood would
+          // otherwise take the arch through the facet joints. Positions are
+          // along the canal, not along the tilted disc planes, which behind
+          // the canal may lie several mm off.
+          const auto [s, margin, length] = canalSegmentOf(p);
+          if (s >= 0 && margin > std::max(3.0, 0.3 * length))
             labels.hu[o3] = static_cast<int16_t>(s + 1);
         }
       }
@@ -787,6 +847,13 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
   SpineModel model;
   model.namingEvidence = ev.str();
   model.namingCertain = certain;
+  {
+    std::ostringstream be;
+    be << "bone edge " << std::lround(edge) << " HU (half-way from soft tissue to the cortex's "
+       << std::lround(cortex) << " HU), faint bone from " << std::lround(lowHu)
+       << " HU (cancellous median " << std::lround(cancellousMedianHu) << " HU)";
+    model.boneEvidence = be.str();
+  }
   for (std::size_t K = K1 + 1; K-- > K0;) {
     model.canalCentrelineLps.push_back(centre[K]);
     model.canalRadiusMm.push_back(radius[K]);

@@ -220,7 +220,8 @@ int segmentCommand(const SegmentOptions& o, const Volume& ct, const Segmentation
     }
   }
   std::cout << std::fixed << "Segmented in " << std::setprecision(2) << seconds
-            << " s; naming: " << model.namingEvidence << "\n";
+            << " s; naming: " << model.namingEvidence << "\n"
+            << "  " << model.boneEvidence << "\n";
   for (const auto& v : model.vertebrae)
     std::cout << std::setw(7) << v.level << (v.namingCertain ? "" : " (uncertain)") << ": body at ("
               << std::setprecision(1) << v.bodyCentroid.lps.x << ", " << v.bodyCentroid.lps.y

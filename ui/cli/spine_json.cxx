@@ -88,6 +88,7 @@ bool sameGrid(const Volume& a, const Volume& b) {
 json spineModelJson(const SpineModel& model) {
   json j;
   j["naming_evidence"] = model.namingEvidence;
+  j["bone_evidence"] = model.boneEvidence;
   j["naming_certain"] = model.namingCertain;
   j["vertebrae"] = json::array();
   for (VertebraModel v : model.vertebrae) { // a copy: eachOptional takes it mutable
@@ -129,6 +130,7 @@ SpineModel readSpineFolder(const fs::path& folder, const Volume& ct) {
     if (!in) throw std::invalid_argument("cannot be read (missing?)");
     const json j = json::parse(in);
     m.namingEvidence = j.value("naming_evidence", std::string());
+    m.boneEvidence = j.value("bone_evidence", std::string());
     m.namingCertain = j.value("naming_certain", false);
     for (const json& jv : j.at("vertebrae")) {
       VertebraModel v;
