@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -162,25 +163,33 @@ TEST(RealData, SegmentationNamesT11AndT12FromTheRibsAndSaysItIsUncertain) {
   EXPECT_EQ(m.vertebrae[1].level, "T12");
   EXPECT_FALSE(m.namingCertain);
   EXPECT_TRUE(m.vertebrae[0].partial);
-  // Each label overlaps TotalSegmentator's vertebra of the same level, in
-  // physical space (Dice figures are in the issue note; the 0.85 goal is not met yet).
+  // Dice per level against TotalSegmentator's label map, sampled in
+  // physical space. The issue's goal is 0.85; measured 0.474 (T11) and
+  // 0.711 (T12), see the issue note. These floors keep what was reached.
   const Volume ref =
       readVolumeFile(kData / "ct_thoracolumbar_j2k_labels" / "labels_totalsegmentator.nii.gz");
-  std::size_t agree[2] = {0, 0};
+  std::size_t ours[2] = {0, 0}, theirs[2] = {0, 0}, both[2] = {0, 0};
   const Volume& l = m.labels;
   for (std::size_t k = 0; k < l.size[2]; ++k)
     for (std::size_t j = 0; j < l.size[1]; ++j)
       for (std::size_t i = 0; i < l.size[0]; ++i) {
-        const int ours = l.at(i, j, k);
-        if (ours != 18 && ours != 19) continue;
+        const int o = l.at(i, j, k);
         const Vec3 ri = ref.lpsToIndex(l.indexToLps({double(i), double(j), double(k)}));
-        if (!ref.containsIndex(ri)) continue;
-        const int theirs = verseFromTotalSegmentator(
-            ref.at(std::lround(ri.x), std::lround(ri.y), std::lround(ri.z)));
-        if (theirs == ours) agree[ours - 18]++;
+        const int t = ref.containsIndex(ri)
+                          ? verseFromTotalSegmentator(
+                                ref.at(std::lround(ri.x), std::lround(ri.y), std::lround(ri.z)))
+                          : 0;
+        for (int v = 18; v <= 19; ++v) {
+          ours[v - 18] += o == v;
+          theirs[v - 18] += t == v;
+          both[v - 18] += o == v && t == v;
+        }
       }
-  EXPECT_GT(agree[0], 1000u); // T11
-  EXPECT_GT(agree[1], 5000u); // T12
+  auto diceOf = [&](int n) { return 2.0 * double(both[n]) / double(ours[n] + theirs[n]); };
+  EXPECT_GT(theirs[0], 9000u); // the reference's T11 is where the README says
+  EXPECT_GT(diceOf(0), 0.45) << "T11";
+  EXPECT_GT(diceOf(1), 0.68) << "T12";
+  std::cout << "Dice T11 " << diceOf(0) << ", T12 " << diceOf(1) << "\n";
 }
 
 // The real series is anonymised down to empty Study/Series/SOP Instance UIDs
