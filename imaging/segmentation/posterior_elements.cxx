@@ -211,8 +211,18 @@ void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalV
     };
     std::string sapMethod = "bone lateral to and behind the canal, 8-14 mm above the TP's axis";
     if (sacrum) {
-      collectPillar(wRef, wRef + 6);
-      sapMethod = "bone lateral to and behind the canal, up to 6 mm above the S1 body";
+      // The S1 SAP's upper 4 mm, from its tip down: how far its tip stands
+      // above the S1 body's top depends on the sacrum's tilt (prone or
+      // supine, lordosis), and the ala spreads out 5-6 mm below the tip.
+      std::vector<double> ws;
+      for (const auto& p : vox)
+        if (lateral(p) > rc + 2 && p.v >= canal.y && p.v < canal.y + 20 &&
+            std::abs(p.w - wRef) < 16)
+          ws.push_back(p.w);
+      if (ws.size() < 50) continue;
+      const double tipW = percentile(ws, 0.995);
+      collectPillar(tipW - 4, tipW);
+      sapMethod = "bone lateral to and behind the canal, the S1 SAP's upper 4 mm";
     } else {
       collectPillar(wAxis + 8, wAxis + 14);
       if (pillarU.size() < 20) {

@@ -428,12 +428,12 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
         // processes 2-4 mm thick) in thick or soft-kernel slices peak well
         // under the edge, and their 3 x 3 mean stays under faint bone's.
         // Behind the canal's centre a voxel is also bone at half its
-        // in-plane 5 x 5 maximum, where that maximum is bone-dense; joint
-        // spaces that this closes are split again by the flood, which
+        // in-plane 5 x 5 maximum, where that maximum is bone-dense. Facet
+        // joint spaces that this closes are split again by the flood, which
         // meets at their lower density.
         {
           const std::size_t K = std::clamp(std::min(D - 1, k / f[2]), K0, K1);
-          const Vec3 a = anteriorAt(tangentAt(K));
+          const Vec3 a = anteriorAt(tangentAt(K)), lat = cross(tangentAt(K), a);
           const double z = ct.indexToLps({0, 0, double(k)}).z;
           std::vector<uint8_t> thin(w * h, 0);
           for (std::size_t j = 2; j + 2 < h; ++j)
@@ -442,7 +442,13 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
               if (m[n] || ct.hu[base + n] <= lowHu) continue;
               Vec3 q = ct.indexToLps({double(i), double(j), double(k)});
               q.z = z;
-              if (dot(q - centre[K], a) > 0 || norm(q - centre[K]) > 70) continue;
+              // Laterally no further than the articular processes: beyond
+              // them a rib meets the transverse process at a joint that this
+              // rule closes, and the vertebra's flood takes the rib (seen on
+              // the prone phantom's T9 at 22 mm beyond the canal's radius).
+              const Vec3 rel = q - centre[K];
+              if (dot(rel, a) > 0 || std::abs(dot(rel, lat)) > radius[K] + 16 || norm(rel) > 70)
+                continue;
               int16_t hi = ct.hu[base + n];
               for (std::size_t y = j - 2; y <= j + 2; ++y)
                 for (std::size_t x = i - 2; x <= i + 2; ++x)
@@ -685,6 +691,8 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     double lowArc = 1e9, highArc = -1e9;
     std::size_t ribVoxels = 0;
     Vec3 sum;
+    Vec3 bodySum; // voxels in front of the canal: the body
+    std::size_t bodyVoxels = 0;
   };
   std::vector<Seg> seg(segments);
   for (std::size_t k = 0; k < d; ++k) {
@@ -699,7 +707,13 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
         if (lab > 0) {
           Seg& s = seg[std::size_t(lab - 1)];
           ++s.voxels;
-          s.sum = s.sum + ct.indexToLps({double(i), double(j), double(k)});
+          const Vec3 p = ct.indexToLps({double(i), double(j), double(k)});
+          s.sum = s.sum + p;
+          const std::size_t Kc = std::clamp(K, K0, K1);
+          if (dot(p - centre[Kc], anteriorAt(tangentAt(Kc))) > radius[Kc] + 1) {
+            s.bodySum = s.bodySum + p;
+            ++s.bodyVoxels;
+          }
         } else if (inCanal && ct.hu[o3] > edge) {
           // Ribs: bone just beyond the vertebra's lateral reach, near the canal's depth.
           const Vec3 rel = ct.indexToLps({double(i), double(j), double(k)}) - centre[K];
@@ -867,7 +881,15 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     v.alternatives = alternatives[mm];
     v.ribs = ribs[mm];
     v.volumeMl = double(s.voxels) * voxelMl;
-    v.bodyCentroid = {(1.0 / double(s.voxels)) * s.sum, 0.8, "centroid of the vertebra's voxels"};
+    // The body's centroid, from the bone in front of the canal: the whole
+    // vertebra's lies several mm behind it, and far off in a vertebra cut
+    // by the scan's edge, whose arch may be all that is in view.
+    v.bodyCentroid =
+        s.bodyVoxels * 4 > s.voxels / 4 && s.bodyVoxels > 500
+            ? Landmark{(1.0 / double(s.bodyVoxels)) * s.bodySum, 0.8,
+                       "centroid of the vertebra's bone in front of the canal"}
+            : Landmark{(1.0 / double(s.voxels)) * s.sum, 0.5,
+                       "centroid of the vertebra's voxels (little of its body in view)"};
     const std::size_t segIndex = kept[mm];
     v.partial = (segIndex == 0 && !sacrum) || segIndex + 1 == segments;
     if (segIndex > 0) {
