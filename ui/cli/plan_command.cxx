@@ -208,6 +208,15 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
   const bool rf = req.procedure == Procedure::FacetRf;
 
   fs::create_directories(o.outDir);
+  // Pictures of an earlier plan in this folder would sit beside the new
+  // plan as if they were its own (a needle no longer planned): this
+  // command's own pictures go first; nothing else in the folder is touched.
+  for (const auto& e : fs::directory_iterator(o.outDir)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && e.path().extension() == ".png" &&
+        (name.rfind("needle_", 0) == 0 || name.rfind("plan_3d_", 0) == 0))
+      fs::remove(e.path());
+  }
   json j;
   j["ct"] = o.ctPath.string();
   j["coordinates"] = "DICOM patient LPS, millimetres; angles in degrees";

@@ -114,11 +114,18 @@ TEST(SegmentCommand, SegPassesDciodvfy) {
 
 TEST(PlanCommand, WritesPlanJsonMarkupsAndPictures) {
   const fs::path out = freshDir("plan_e2e");
+  // An earlier plan's picture of a needle this plan does not have, and a
+  // user's own file: the first goes, the second stays.
+  std::ofstream(out / "needle_7_T10_medial_branch_left_axial.png") << "stale";
+  std::ofstream(out / "notes.png") << "the user's";
   const CommandResult r =
       run("plan '" + (kCase / "ct_supine").string() +
           "' --procedure facet-rf --joints L4-L5,L5-S1 --side left --needle 150mm --out '" +
           out.string() + "' -q");
   ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_FALSE(fs::exists(out / "needle_7_T10_medial_branch_left_axial.png"));
+  ASSERT_TRUE(fs::exists(out / "notes.png"));
+  fs::remove(out / "notes.png");
   const auto j = readJson(out / "plan.json");
   ASSERT_EQ(j["trajectories"].size(), 3u);
   for (const auto& t : j["trajectories"]) {
