@@ -370,6 +370,53 @@ RegistrationImage registrationImageFromFrame(const std::vector<float>& samples, 
   return img;
 }
 
+std::vector<uint8_t> levelWindow(const RegistrationImage& frame, const CArmGeometry& g,
+                                 const std::vector<Vec3>& boneLps, double marginMm) {
+  // The bone's own footprint, each point widened to a disc of `marginMm`:
+  // a bounding box would take in much of the neighbouring levels (their
+  // articular processes reach into it) and pull the pose toward theirs.
+  std::vector<uint8_t> m(frame.mask.size(), 0);
+  const double pxMm = g.pixelMm * g.sourceToIsocentreMm / g.sourceToDetectorMm;
+  const long r = std::max(1L, std::lround(marginMm / pxMm));
+  for (const Vec3& p : boneLps) {
+    const auto px = g.project(p);
+    const long c = std::lround(px[0]), row = std::lround(px[1]);
+    for (long dr = -r; dr <= r; ++dr)
+      for (long dc = -r; dc <= r; ++dc) {
+        if (dr * dr + dc * dc > r * r) continue;
+        const long x = c + dc, y = row + dr;
+        if (x < 0 || y < 0 || x >= long(frame.columns) || y >= long(frame.rows)) continue;
+        const std::size_t n = std::size_t(y) * frame.columns + std::size_t(x);
+        m[n] = frame.mask[n];
+      }
+  }
+  return m;
+}
+
+RegistrationResult Registration2D3D::runLevel(const RegistrationImage& frame,
+                                              const RegistrationResult& global,
+                                              const std::vector<Vec3>& levelBoneLps,
+                                              double marginMm,
+                                              const RegistrationOptions& options) const {
+  RegistrationImage window = frame;
+  window.mask = levelWindow(frame, global.geometry, levelBoneLps, marginMm);
+  // At the 1/4 image the refinement compares with, a window under about
+  // 40 x 40 pixels (a vertebra mostly outside the field) says too little.
+  const auto inside = std::count(window.mask.begin(), window.mask.end(), uint8_t{1});
+  if (inside < 16 * 1600) {
+    RegistrationResult r = global;
+    r.accepted = false;
+    r.reason = "too little of the level lies in the frame's field to register it alone";
+    r.drrsRendered = 0;
+    return r;
+  }
+  RegistrationOptions o = options;
+  o.tracking.reset();
+  RegistrationResult r = run(window, global.geometry, false, o);
+  if (r.accepted) r.reason = "this level alone, from the whole frame's pose: " + r.reason;
+  return r;
+}
+
 CArmGeometry startFromLandmarks(const CArmGeometry& dicom, const std::vector<LandmarkPair>& pairs,
                                 double* rmsPx) {
   // Gauss-Newton over (shift along u, shift along v, turn), the Jacobian by

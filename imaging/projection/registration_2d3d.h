@@ -129,6 +129,18 @@ public:
                             const CArmGeometry& dicomB, const RegistrationResult& b,
                             const RegistrationOptions& options = {}) const;
 
+  // Piecewise registration: the pre-procedure CT is usually supine and the
+  // patient on the table prone, so the spine's curve differs and one rigid
+  // pose cannot fit every level (the sample's L4 tilts 11 degrees more in
+  // the supine CT). A level's own pose: `global` refined (no search)
+  // against the frame only where that vertebra's bone projects, widened by
+  // `marginMm` (levelWindow; 2 mm registered closest on the sample, 0.14-0.66
+  // mm, against 0.26-0.88 at 8 mm), with its own error estimate. `global`
+  // must be near: from the level's landmarks, or the whole frame's pose.
+  // Not accepted when the window holds too little of the frame.
+  RegistrationResult runLevel(const RegistrationImage& frame, const RegistrationResult& global,
+                              const std::vector<Vec3>& levelBoneLps, double marginMm = 2,
+                              const RegistrationOptions& options = {}) const;
   // The DRR the last refinement compares with, at any pose (e.g. the
   // registered one, at the frame's full size, for needle detection).
   Drr drrAt(const CArmGeometry& g, unsigned threads = 0) const;
@@ -137,6 +149,11 @@ private:
   DrrRenderer coarse_; // 2 mm voxels: search, refinement, restarts
   DrrRenderer fine_;   // 1 mm voxels: the last refinement, and tracking
 };
+
+// The frame's mask narrowed to where `boneLps` (a vertebra's bone points)
+// projects at pose `g`, each point widened by `marginMm` at the isocentre.
+std::vector<uint8_t> levelWindow(const RegistrationImage& frame, const CArmGeometry& g,
+                                 const std::vector<Vec3>& boneLps, double marginMm);
 
 // A landmark a user marks: a point in the CT (LPS mm, e.g. a spinous-process
 // tip or a pedicle's centre) and where it lies on the frame (ideal pixels).

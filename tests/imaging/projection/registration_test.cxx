@@ -232,3 +232,30 @@ TEST(Registration2D3D, StartFromLandmarksRecoversTheShiftAndTurn) {
   EXPECT_NEAR(at[0], pairs[0].framePx[0], 1e-3);
   EXPECT_NEAR(at[1], pairs[0].framePx[1], 1e-3);
 }
+
+TEST(Registration2D3D, LevelWindowIsTheBonesFootprintWidenedByTheMargin) {
+  CArmGeometry g; // default: 1000 mm SDD, 650 mm to the isocentre
+  g.sourceToDetectorMm = 1000;
+  g.sourceToIsocentreMm = 650;
+  g.pixelMm = 0.65; // 0.4225 mm at the isocentre
+  RegistrationImage frame{g.columns, g.rows, std::vector<float>(std::size_t(g.columns) * g.rows, 0),
+                          std::vector<uint8_t>(std::size_t(g.columns) * g.rows, 1)};
+  // One point at the isocentre: a disc of 2 mm / 0.4225 mm = 4.7 -> 5 px
+  // radius about the principal point, 81 pixels (|dx|^2 + |dy|^2 <= 25).
+  const auto m = levelWindow(frame, g, {g.isocentreLps}, 2.0);
+  const auto c = g.project(g.isocentreLps);
+  EXPECT_NEAR(c[0], g.principalColumn, 1e-9);
+  std::size_t n = 0;
+  for (unsigned r = 0; r < g.rows; ++r)
+    for (unsigned col = 0; col < g.columns; ++col) {
+      const bool inside =
+          std::hypot(double(col) - std::round(c[0]), double(r) - std::round(c[1])) <= 5.0;
+      EXPECT_EQ(m[std::size_t(r) * g.columns + col] != 0, inside) << col << " " << r;
+      n += m[std::size_t(r) * g.columns + col];
+    }
+  EXPECT_EQ(n, 81u);
+  // Outside the frame's own mask nothing is added.
+  std::fill(frame.mask.begin(), frame.mask.end(), uint8_t{0});
+  const auto none = levelWindow(frame, g, {g.isocentreLps}, 2.0);
+  EXPECT_EQ(std::count(none.begin(), none.end(), uint8_t{1}), 0);
+}
