@@ -18,6 +18,7 @@ struct OverlayTrajectory {
   std::string name; // e.g. "L4 medial branch, left"
   Vec3 entryLps, targetLps;
   double activeTipMm = 0; // RF: the last mm before the target that heat
+  std::string boneLevel;  // the vertebra its target lies on ("L5"), if known
 };
 
 struct ProjectedTrajectory {

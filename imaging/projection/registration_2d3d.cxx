@@ -410,9 +410,7 @@ RegistrationResult Registration2D3D::runLevel(const RegistrationImage& frame,
     r.drrsRendered = 0;
     return r;
   }
-  RegistrationOptions o = options;
-  o.tracking.reset();
-  RegistrationResult r = run(window, global.geometry, false, o);
+  RegistrationResult r = run(window, global.geometry, false, options);
   if (r.accepted) r.reason = "this level alone, from the whole frame's pose: " + r.reason;
   return r;
 }

@@ -136,7 +136,8 @@ public:
   // against the frame only where that vertebra's bone projects, widened by
   // `marginMm` (levelWindow; 2 mm registered closest on the sample, 0.14-0.66
   // mm, against 0.26-0.88 at 8 mm), with its own error estimate. `global`
-  // must be near: from the level's landmarks, or the whole frame's pose.
+  // must be near: from the level's landmarks, the whole frame's pose, or
+  // (with `options.tracking`) the level's pose on the previous frame.
   // Not accepted when the window holds too little of the frame.
   RegistrationResult runLevel(const RegistrationImage& frame, const RegistrationResult& global,
                               const std::vector<Vec3>& levelBoneLps, double marginMm = 2,

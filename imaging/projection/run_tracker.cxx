@@ -122,6 +122,7 @@ TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::si
       l.framePx = d.k != 0 ? d.undistort(l.framePx[0], l.framePx[1]) : l.framePx;
     double rms = 0;
     const CArmGeometry start = startFromLandmarks(fg.geometry, ideal, &rms);
+    t.landmarkStart = start;
     t.registration = reg_.run(compared, start, false, options_);
     t.how = "started from " + std::to_string(ideal.size()) + " landmark(s) (" +
             std::to_string(int(std::lround(rms))) + " px apart before refining)";
@@ -142,6 +143,65 @@ TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::si
   previousDicom_ = fg.geometry;
   previousSamples_ = t.samples;
   return t;
+}
+
+LevelTracker::LevelTracker(const Registration2D3D& registration,
+                           std::map<std::string, std::vector<Vec3>> boneByLevel,
+                           RegistrationOptions options)
+    : reg_(registration), bone_(std::move(boneByLevel)), options_(options) {}
+
+std::map<std::string, RegistrationResult> LevelTracker::next(const TrackedFrame& frame,
+                                                             bool sameRun) {
+  std::map<std::string, RegistrationResult> out;
+  const RegistrationResult& whole = frame.registration;
+  if (!sameRun) {
+    previous_.clear();
+    previousFrame_.reset();
+  }
+  // Where a level starts when it has no pose of its own to follow.
+  std::optional<RegistrationResult> base;
+  if (whole.accepted) {
+    base = whole;
+  } else if (frame.landmarkStart) {
+    base = RegistrationResult{};
+    base->geometry = *frame.landmarkStart;
+  }
+  const bool kept = frame.how.rfind("C-arm and image unchanged", 0) == 0;
+  for (const auto& [level, bone] : bone_) {
+    const auto before = previous_.find(level);
+    const bool havePrevious = before != previous_.end() && before->second.accepted;
+    if (kept && havePrevious) {
+      out[level] = before->second;
+      continue;
+    }
+    RegistrationResult r;
+    r.reason = "no pose to start this level from (the frame did not register)";
+    if (havePrevious) {
+      // The level's previous pose, moved as the frame's pose moved (when
+      // both frames registered whole).
+      RegistrationResult start = before->second;
+      CArmGeometry& g = start.geometry;
+      if (whole.accepted && previousFrame_) {
+        g.isocentreLps =
+            g.isocentreLps + (whole.geometry.isocentreLps - previousFrame_->isocentreLps);
+        g.primaryDeg += whole.geometry.primaryDeg - previousFrame_->primaryDeg;
+        g.secondaryDeg += whole.geometry.secondaryDeg - previousFrame_->secondaryDeg;
+        g.inPlaneDeg += whole.geometry.inPlaneDeg - previousFrame_->inPlaneDeg;
+      }
+      RegistrationOptions tracking = options_;
+      tracking.tracking = TrackingPrior{before->second.correlation, before->second.inPlaneErrorMm,
+                                        before->second.alongBeamErrorMm};
+      r = reg_.runLevel(frame.image, start, bone, 2, tracking);
+    }
+    if (!r.accepted && base) r = reg_.runLevel(frame.image, *base, bone, 2, options_);
+    out[level] = r;
+  }
+  previous_ = out;
+  if (whole.accepted)
+    previousFrame_ = whole.geometry;
+  else
+    previousFrame_.reset();
+  return out;
 }
 
 } // namespace fluoroplan

@@ -5,6 +5,7 @@
 // pose, or a refusal); a frame after the C-arm moved is refined from the
 // previous pose turned by the change of the DICOM angles, and searched
 // again if that fails.
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,7 +22,10 @@ namespace fluoroplan {
 struct TrackedFrame {
   std::size_t index = 0;
   RegistrationResult registration;
-  std::string how;                       // searched, refined, or kept
+  std::string how; // searched, refined, or kept
+  // The pose the user's landmarks gave, when they started this frame (kept
+  // even when the whole frame then did not register on it).
+  std::optional<CArmGeometry> landmarkStart;
   std::vector<std::string> defaultsUsed; // geometry the run did not state
   std::vector<float> samples;            // as stored
   RegistrationImage image;               // distortion corrected, the whole field
@@ -58,6 +62,34 @@ private:
   std::optional<RegistrationResult> previous_;
   std::optional<CArmGeometry> previousDicom_;
   std::vector<float> previousSamples_;
+};
+
+// Per-level poses over a run (Registration2D3D::runLevel): the planned
+// levels, each registered alone on every registered frame. The CT is
+// usually supine and the patient prone: one pose for the frame cannot fit
+// every level, and its error estimate (restarts that agree) does not show
+// it. A frame kept unchanged keeps the levels' poses; the next frame of a
+// run starts each level from its previous pose, moved as the frame's pose
+// moved, with tracking; a level that then fails, or a run's first frame,
+// starts from the frame's pose, or from the user's landmarks when the
+// whole frame did not register on them (as a prone frame over a supine CT
+// may not: no one pose fits it).
+class LevelTracker {
+public:
+  // `boneByLevel`: each planned level's bone points in the CT (LPS mm).
+  LevelTracker(const Registration2D3D& registration,
+               std::map<std::string, std::vector<Vec3>> boneByLevel,
+               RegistrationOptions options = {});
+  // The levels' poses on `frame` (none when the frame is not registered).
+  // `sameRun`: it follows the previous frame given, of the same run.
+  std::map<std::string, RegistrationResult> next(const TrackedFrame& frame, bool sameRun);
+
+private:
+  const Registration2D3D& reg_;
+  std::map<std::string, std::vector<Vec3>> bone_;
+  RegistrationOptions options_;
+  std::map<std::string, RegistrationResult> previous_;
+  std::optional<CArmGeometry> previousFrame_;
 };
 
 // The needles on a tracked frame that was registered, found against the

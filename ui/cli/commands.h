@@ -77,6 +77,9 @@ struct OverlayCliOptions {
   // "X,Y,Z=COLUMN,ROW": a CT point (LPS mm) and where it is on the first
   // frame (stored pixels): the first frame starts from them, not a search.
   std::vector<std::string> landmarks;
+  // A segmentation of the CT (`fluoroplan segment` or `plan` output): each
+  // planned level is then registered alone on every registered frame.
+  std::filesystem::path spineDir;
 };
 int overlayCommand(const OverlayCliOptions& options);
 // Steps through the frames in the terminal: pose, confidence, how found.

@@ -337,6 +337,9 @@ int main(int argc, char** argv) {
   overlayVerb->add_option("--field-radius", overlayOpts.fieldRadiusPx,
                           "the intensifier's field radius in pixels (with --pincushion)");
   overlayVerb->add_option("--out", overlayOpts.outDir, "output folder");
+  overlayVerb->add_option("--spine", overlayOpts.spineDir,
+                          "segmentation of the CT (segment's output folder): register each planned "
+                          "level alone (a prone patient against a supine CT)");
   overlayVerb->add_option("--landmark", overlayOpts.landmarks,
                           "X,Y,Z=COLUMN,ROW: a CT point (LPS mm) and its pixel on the first frame "
                           "(2-3 of one level start the registration there)");

@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <tuple>
 
@@ -22,6 +24,7 @@
 #include "imaging/projection/run_tracker.h"
 #include "ui/cli/commands.h"
 #include "ui/cli/raster.h"
+#include "ui/cli/spine_json.h"
 
 namespace fluoroplan::cli {
 
@@ -64,6 +67,7 @@ std::vector<OverlayTrajectory> readPlan(const fs::path& p) {
     o.entryLps = {e[0], e[1], e[2]};
     o.targetLps = {g[0], g[1], g[2]};
     o.activeTipMm = tip;
+    o.boneLevel = t.value("bone_level", std::string());
     out.push_back(o);
   }
   return out;
@@ -216,6 +220,23 @@ json placementsJson(const std::vector<NeedlePlacement>& placements,
   return out;
 }
 
+// Each planned level's own pose on a frame, for overlay.json.
+json levelsJson(const std::map<std::string, RegistrationResult>& levels) {
+  json out = json::array();
+  for (const auto& [level, r] : levels) {
+    const auto P = r.geometry.projectionMatrix();
+    out.push_back({{"level", level},
+                   {"accepted", r.accepted},
+                   {"reason", r.reason},
+                   {"gradient_correlation", r.correlation},
+                   {"in_plane_error_mm", r.inPlaneErrorMm},
+                   {"along_beam_error_mm", r.alongBeamErrorMm},
+                   {"projection_matrix",
+                    r.accepted ? json(std::vector<double>(P.begin(), P.end())) : json(nullptr)}});
+  }
+  return out;
+}
+
 } // namespace
 
 int replayCommand(const OverlayCliOptions& o) {
@@ -276,6 +297,33 @@ int overlayCommand(const OverlayCliOptions& o) {
       warnings.push_back(*w);
     }
   const Registration2D3D reg(ct);
+  // Per level: each planned level's bone from the segmentation.
+  std::optional<LevelTracker> levelTracker;
+  if (!o.spineDir.empty()) {
+    const SpineModel spine = readSpineFolder(o.spineDir, ct);
+    std::map<std::string, int> labelOf;
+    for (const auto& v : spine.vertebrae)
+      labelOf[v.level] = v.label;
+    std::map<std::string, std::vector<Vec3>> bone;
+    for (const auto& t : plan)
+      if (labelOf.count(t.boneLevel)) bone[t.boneLevel];
+    const Volume& L = spine.labels;
+    for (std::size_t k = 0; k < L.size[2]; k += 2)
+      for (std::size_t j = 0; j < L.size[1]; j += 2)
+        for (std::size_t i = 0; i < L.size[0]; i += 2) {
+          const int v = L.at(i, j, k);
+          for (auto& [level, pts] : bone)
+            if (labelOf[level] == v) pts.push_back(L.indexToLps({double(i), double(j), double(k)}));
+        }
+    if (bone.empty()) {
+      const std::string w = "WARNING: " + o.spineDir.string() +
+                            ": none of the plan's levels is in this segmentation; every path is "
+                            "drawn with the frame's one pose";
+      std::cout << w << "\n";
+      warnings.push_back(w);
+    }
+    levelTracker.emplace(reg, std::move(bone));
+  }
   IntensifierDistortion distortion0;
   distortion0.k = o.pincushionK;
   distortion0.fieldRadiusPx = o.fieldRadiusPx;
@@ -304,6 +352,9 @@ int overlayCommand(const OverlayCliOptions& o) {
     for (std::size_t f = 0; f < run.frames.size(); ++f) {
       ++total;
       const TrackedFrame tf = tracker.next(file, run, f);
+      const std::map<std::string, RegistrationResult> levelPoses =
+          levelTracker ? levelTracker->next(tf, f > 0)
+                       : std::map<std::string, RegistrationResult>{};
       // Each run's first registered frame: a view for the two-view pose.
       if (tf.registration.accepted && (views.empty() || views.back().file != run.header.path))
         views.push_back({run.header.path, f, tf.image,
@@ -322,17 +373,35 @@ int overlayCommand(const OverlayCliOptions& o) {
       Rgb8Image pic = toRgb(framePicture(v, s.columns, s.rows));
       json trajectories = json::array();
       const int scale = s.columns >= 400 ? 2 : 1;
-      if (r.accepted) {
+      // A pose to draw with: the frame's, else (per level, when the frame
+      // as a whole did not register) the first level's that did.
+      const RegistrationResult* drawn = r.accepted ? &r : nullptr;
+      for (const auto& [level, lr] : levelPoses)
+        if (!drawn && lr.accepted) drawn = &lr;
+      if (drawn) {
         for (const auto& t : plan) {
-          const ProjectedTrajectory p = projectTrajectory(r.geometry, distortion, t);
+          // Its own level's pose where that registered, else the frame's;
+          // neither: not drawn.
+          const auto lv = levelPoses.find(t.boneLevel);
+          const bool ownLevel = lv != levelPoses.end() && lv->second.accepted;
+          if (!ownLevel && !r.accepted) {
+            trajectories.push_back({{"name", t.name},
+                                    {"pose", nullptr},
+                                    {"not_drawn", "neither its level nor the frame registered"}});
+            continue;
+          }
+          const ProjectedTrajectory p =
+              projectTrajectory(ownLevel ? lv->second.geometry : r.geometry, distortion, t);
           line(pic, p.entryPx[0], p.entryPx[1], p.targetPx[0], p.targetPx[1], {255, 220, 0});
           for (int d = -1; d <= 1; ++d)
             line(pic, p.activeTipStartPx[0] + d, p.activeTipStartPx[1], p.targetPx[0] + d,
                  p.targetPx[1], {0, 230, 255});
           disc(pic, p.targetPx[0], p.targetPx[1], 3, {0, 255, 0});
-          drawText(pic, int(p.targetPx[0]) + 6, int(p.targetPx[1]) - 4, p.name, {0, 255, 0}, 1);
+          drawText(pic, int(p.targetPx[0]) + 6, int(p.targetPx[1]) - 4,
+                   p.name + (levelTracker && !ownLevel ? " (FRAME POSE)" : ""), {0, 255, 0}, 1);
           trajectories.push_back(
               {{"name", p.name},
+               {"pose", ownLevel ? "level " + t.boneLevel : std::string("frame")},
                {"entry_px", {p.entryPx[0], p.entryPx[1]}},
                {"target_px", {p.targetPx[0], p.targetPx[1]}},
                {"active_tip_start_px", {p.activeTipStartPx[0], p.activeTipStartPx[1]}},
@@ -349,25 +418,38 @@ int overlayCommand(const OverlayCliOptions& o) {
                      "TIP " + fixedDecimals(n.tipToTargetMm, 1) + " MM", {255, 0, 255}, 1);
         }
         // The patient's left, and a 10 mm bar at the isocentre's depth.
-        const auto left = patientLeftInImage(r.geometry);
+        const CArmGeometry& dg = drawn->geometry;
+        const auto left = patientLeftInImage(dg);
         if (left[0] != 0 || left[1] != 0) {
           const double c = s.columns / 2.0 + left[0] * s.columns * 0.42,
                        rr = s.rows / 2.0 + left[1] * s.rows * 0.42;
           drawText(pic, int(c) - 5 * scale, int(rr) - 7 * scale, "L", {255, 255, 255}, 2 * scale);
-        } else if (const std::string side = lateralSideMarker(r.geometry); !side.empty()) {
+        } else if (const std::string side = lateralSideMarker(dg); !side.empty()) {
           drawText(pic, 4, 4 + 10 * scale, side, {255, 255, 255}, scale);
         }
-        const double pxPerMm =
-            r.geometry.sourceToDetectorMm / r.geometry.sourceToIsocentreMm / r.geometry.pixelMm;
+        const double pxPerMm = dg.sourceToDetectorMm / dg.sourceToIsocentreMm / dg.pixelMm;
         const int y = int(s.rows) - 30 * scale,
                   x0 = int(s.columns) - 12 - std::max(int(10 * pxPerMm), 6 * 5 * scale);
         for (int d = 0; d < 3; ++d)
           line(pic, x0, y + d, x0 + 10 * pxPerMm, y + d, {255, 255, 255});
         drawText(pic, x0, y + 6, "10 MM", {255, 255, 255}, scale);
-        drawText(pic, 4, 4,
-                 "REG ERR " + fixedDecimals(r.inPlaneErrorMm, 1) + " MM IN PLANE, " +
-                     fixedDecimals(r.alongBeamErrorMm, 1) + " MM DEPTH",
-                 {0, 255, 0}, scale);
+        if (r.accepted)
+          drawText(pic, 4, 4,
+                   "REG ERR " + fixedDecimals(r.inPlaneErrorMm, 1) + " MM IN PLANE, " +
+                       fixedDecimals(r.alongBeamErrorMm, 1) + " MM DEPTH",
+                   {0, 255, 0}, scale);
+        else
+          drawText(pic, 4, 4, "NO POSE FOR THE WHOLE FRAME", {255, 200, 0}, scale);
+        if (!levelPoses.empty()) {
+          std::string text = "EACH PATH BY ITS LEVEL:";
+          for (const auto& [level, lr] : levelPoses)
+            text += " " + level +
+                    (lr.accepted ? " " + fixedDecimals(lr.inPlaneErrorMm, 1) + " MM,"
+                                 : std::string(r.accepted ? " NOT REG. (FRAME POSE),"
+                                                          : " NOT REG. (NOT DRAWN),"));
+          text.pop_back();
+          drawText(pic, 4, 4 + 10 * scale, text, {0, 255, 0}, 1);
+        }
       } else {
         drawText(pic, 4, 4, "NOT REGISTERED: NO PLAN DRAWN", {255, 80, 80}, scale);
         drawText(pic, 4, 4 + 10 * scale,
@@ -427,10 +509,15 @@ int overlayCommand(const OverlayCliOptions& o) {
            {"isocentre_lps_mm",
             {r.geometry.isocentreLps.x, r.geometry.isocentreLps.y, r.geometry.isocentreLps.z}},
            {"trajectories", trajectories},
+           {"levels", levelsJson(levelPoses)},
            {"needles", needlesJson(tf.needles, plan, distortion)}});
       std::cout << base << ": " << (r.accepted ? "registered" : "NOT registered") << " (" << how
                 << "); " << r.reason;
       if (r.accepted) std::cout << "; needles: " << needlesToPlanText(tf.needles, plan);
+      for (const auto& [level, lr] : levelPoses)
+        std::cout << "; " << level << " alone: "
+                  << (lr.accepted ? "+-" + fixedDecimals(lr.inPlaneErrorMm, 1) + " mm in plane"
+                                  : "not registered: " + lr.reason);
       std::cout << "\n";
     }
   }

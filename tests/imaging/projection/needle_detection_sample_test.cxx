@@ -106,7 +106,8 @@ TEST(NeedleDetectionSample, TrackingLeavesTheLastFramesNeedlesOutOfTheNextRegist
     plan.push_back({n["nerve"],
                     {n["hub"][0], n["hub"][1], n["hub"][2]},
                     {n["tip"][0], n["tip"][1], n["tip"][2]},
-                    10});
+                    10,
+                    ""});
   const DicomFile f = DicomFile::open(kCase / "runs" / "run4_enhanced_ap_to_oblique.dcm");
   const XRayRun run = readXRayRun(f);
   const auto& fr = j["runs"][3]["frames"][0];

@@ -113,7 +113,7 @@ TEST(NeedleToPlan, DistancesInMmAtTheTargetAndOneNeedlePerPath) {
   g.pixelMm = 0.5;
   g.sourceToDetectorMm = 1000;
   g.sourceToIsocentreMm = 500; // at the isocentre 1 px = 0.25 mm
-  const OverlayTrajectory path{"L4 medial branch, left", {40, 0, 0}, {0, 0, 0}, 10};
+  const OverlayTrajectory path{"L4 medial branch, left", {40, 0, 0}, {0, 0, 0}, 10, "L5"};
   const auto target = g.project(path.targetLps), entry = g.project(path.entryLps);
   auto along = [&](double f) {
     return std::array<double, 2>{target[0] + f * (entry[0] - target[0]),

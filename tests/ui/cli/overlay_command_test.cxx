@@ -259,3 +259,150 @@ TEST(OverlayCommand, TwoRunsOfOnePatientGiveTheDepthAsOnePose) {
             std::string::npos)
       << r.output;
 }
+
+namespace {
+// A level's frame from its truth landmarks (pedicles, spinous tip): a point
+// in one phantom's coordinates to the same bone point in the other's.
+struct LevelFrame {
+  Vec3 origin, x, y, z;
+};
+LevelFrame levelFrame(const nlohmann::json& landmarks, const std::string& level) {
+  auto v3 = [](const nlohmann::json& a) { return Vec3{a[0], a[1], a[2]}; };
+  for (const auto& l : landmarks["levels"])
+    if (l["level"] == level) {
+      const Vec3 pl = v3(l["pedicle"]["left"]), pr = v3(l["pedicle"]["right"]),
+                 sp = v3(l["spinous_process_tip"]);
+      LevelFrame f;
+      f.origin = 0.5 * (pl + pr);
+      f.x = normalized(pl - pr);
+      const Vec3 back = sp - f.origin;
+      f.y = normalized(back - dot(back, f.x) * f.x);
+      f.z = cross(f.x, f.y);
+      return f;
+    }
+  ADD_FAILURE() << "no truth landmarks for " << level;
+  return {};
+}
+Vec3 moveBetween(const LevelFrame& from, const LevelFrame& to, Vec3 p) {
+  const Vec3 q = p - from.origin;
+  return to.origin + dot(q, from.x) * to.x + dot(q, from.y) * to.y + dot(q, from.z) * to.z;
+}
+} // namespace
+
+// The AP run of the prone patient over the supine CT, whose L4 tilts 11
+// degrees more: no one pose fits the frame (started from three L4
+// landmarks the user marks, it is refused); with --spine each planned level
+// is registered alone and its paths land where the generator's geometry
+// puts that level's bone, or are not drawn.
+TEST(OverlayCommand, ProneRunOnTheSupineCtRegistersEachPlannedLevelAlone) {
+  const fs::path dir = freshDir("overlay_per_level");
+  const auto seg = runCommandLine(fp() + " segment '" + (kCase / "ct_supine").string() +
+                                  "' -q --out '" + (dir / "seg").string() + "' 2>&1");
+  ASSERT_EQ(seg.exitCode, 0) << seg.output;
+  const auto plan = runCommandLine(fp() + " plan '" + (kCase / "ct_supine").string() +
+                                   "' --spine '" + (dir / "seg").string() +
+                                   "' --joints L4-L5,L5-S1 --side left --needle 150mm -q --out '" +
+                                   (dir / "plan").string() + "' 2>&1");
+  ASSERT_EQ(plan.exitCode, 0) << plan.output;
+  std::ifstream tin(kCase / "truth" / "runs_truth.json");
+  const auto truth = nlohmann::json::parse(tin);
+  std::ifstream sin(kCase / "truth" / "supine_landmarks.json"),
+      pin(kCase / "truth" / "prone_landmarks.json");
+  const auto supine = nlohmann::json::parse(sin), prone = nlohmann::json::parse(pin);
+  const DicomFile file = DicomFile::open(kCase / "runs" / "run1_ap.dcm");
+  const XRayRun run = readXRayRun(file);
+  const IntensifierDistortion d{0.08, 250, 255.5, 255.5};
+  auto trueGeometry = [&](std::size_t f) {
+    const auto& v = truth["runs"][0]["frames"][f]["isocenter"];
+    return frameGeometry(run, f, Vec3{v[0], v[1], v[2]}).geometry;
+  };
+  // The user marks the L4's pedicles and spinous tip on the first frame.
+  std::string marks;
+  for (const char* what : {"left", "right", "tip"}) {
+    for (const auto& l : supine["levels"]) {
+      if (l["level"] != "L4") continue;
+      const auto& ctPoint =
+          std::string(what) == "tip" ? l["spinous_process_tip"] : l["pedicle"][what];
+      const Vec3 ct{ctPoint[0], ctPoint[1], ctPoint[2]};
+      const Vec3 onTable = moveBetween(levelFrame(supine, "L4"), levelFrame(prone, "L4"), ct);
+      const auto px = projectToFrame(trueGeometry(0), d, onTable);
+      marks += " --landmark " + std::to_string(ct.x) + "," + std::to_string(ct.y) + "," +
+               std::to_string(ct.z) + "=" + std::to_string(px[0]) + "," + std::to_string(px[1]);
+    }
+  }
+  const auto r = runCommandLine(
+      fp() + " overlay '" + (kCase / "ct_supine").string() + "' '" +
+      (kCase / "runs" / "run1_ap.dcm").string() + "' --plan '" +
+      (dir / "plan" / "plan.json").string() + "' --spine '" + (dir / "seg").string() + "'" + marks +
+      " --pincushion 0.08 --field-radius 250 --out '" + (dir / "overlay").string() + "' 2>&1");
+  std::ifstream in(dir / "overlay" / "overlay.json");
+  const auto j = nlohmann::json::parse(in);
+  std::ifstream planIn(dir / "plan" / "plan.json");
+  const auto p = nlohmann::json::parse(planIn);
+  ASSERT_EQ(p["trajectories"].size(), 3u);
+  const double mmPerPx = [&] {
+    const CArmGeometry g = trueGeometry(0);
+    return g.pixelMm * g.sourceToIsocentreMm / g.sourceToDetectorMm;
+  }();
+  double worstFrame = 0, worstLevel = 0;
+  int levelPaths = 0, framesWhole = 0;
+  for (std::size_t f = 0; f < j["frames"].size(); ++f) {
+    const auto& fr = j["frames"][f];
+    const CArmGeometry g = trueGeometry(f);
+    EXPECT_EQ(fr["levels"].size(), 3u) << fr["png"]; // the L4, the L5 and the sacrum
+    ASSERT_EQ(fr["trajectories"].size(), p["trajectories"].size()) << fr["png"];
+    for (std::size_t t = 0; t < p["trajectories"].size(); ++t) {
+      const auto& pt = p["trajectories"][t];
+      const auto& drawn = fr["trajectories"][t];
+      const std::string level = pt["bone_level"];
+      const Vec3 target{pt["target"][0], pt["target"][1], pt["target"][2]};
+      const auto want = projectToFrame(
+          g, d, moveBetween(levelFrame(supine, level), levelFrame(prone, level), target));
+      if (drawn["pose"] != "level " + level) continue;
+      const auto& got = drawn["target_px"];
+      const double err =
+          std::hypot(got[0].get<double>() - want[0], got[1].get<double>() - want[1]) * mmPerPx;
+      worstLevel = std::max(worstLevel, err);
+      ++levelPaths;
+      std::cout << fr["png"] << " " << pt["for"] << ": " << err << " mm by its own level\n";
+    }
+    // Where the frame as a whole registered: its one matrix on the same targets.
+    if (!fr["accepted"].get<bool>()) continue;
+    ++framesWhole;
+    const auto& P = fr["projection_matrix"];
+    for (const auto& pt : p["trajectories"]) {
+      const std::string level = pt["bone_level"];
+      const Vec3 x{pt["target"][0], pt["target"][1], pt["target"][2]};
+      auto row = [&](int i) {
+        return P[4 * i].get<double>() * x.x + P[4 * i + 1].get<double>() * x.y +
+               P[4 * i + 2].get<double>() * x.z + P[4 * i + 3].get<double>();
+      };
+      const auto px = d.distort(row(0) / row(2), row(1) / row(2));
+      const auto want =
+          projectToFrame(g, d, moveBetween(levelFrame(supine, level), levelFrame(prone, level), x));
+      worstFrame = std::max(worstFrame, std::hypot(px[0] - want[0], px[1] - want[1]) * mmPerPx);
+    }
+  }
+  std::cout << r.output << "\nworst with the frame's one pose " << worstFrame << " mm on "
+            << framesWhole << " frame(s), with each level's own " << worstLevel << " mm over "
+            << levelPaths << " path(s)\n";
+  // Every path drawn by its own level lies within the bound; the L5's and
+  // the sacrum's register on every frame (the L4's restarts disagree here
+  // and its path is left undrawn, with the reason: known shortfall, in the
+  // issue note). No path is drawn with a pose that did not register.
+  EXPECT_GE(levelPaths, 2 * int(j["frames"].size())) << r.output;
+  EXPECT_LT(worstLevel, 1.0) << r.output;
+  for (const auto& fr : j["frames"])
+    for (const auto& t : fr["trajectories"])
+      if (t["pose"].is_null()) {
+        EXPECT_FALSE(t["not_drawn"].get<std::string>().empty());
+      } else if (t["pose"] == "frame") {
+        EXPECT_TRUE(fr["accepted"].get<bool>()) << fr["png"];
+      }
+  // The frame's one pose, where it registered at all, misses by more.
+  if (framesWhole > 0) {
+    EXPECT_GT(worstFrame, worstLevel);
+  }
+  EXPECT_NE(r.output.find("L5 alone: +-"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("sacrum alone: +-"), std::string::npos) << r.output;
+}
