@@ -411,7 +411,7 @@ RegistrationResult Registration2D3D::runLevel(const RegistrationImage& frame,
     return r;
   }
   RegistrationResult r = run(window, global.geometry, false, options);
-  if (r.accepted) r.reason = "this level alone, from the whole frame's pose: " + r.reason;
+  if (r.accepted) r.reason = "this level alone: " + r.reason;
   return r;
 }
 
