@@ -361,8 +361,8 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     const double lo = u > 0 ? arc[discs[u - 1]] : arc[K0];
     const double hi = u < discs.size() ? arc[discs[u]] : arc[K1];
     // At a scan's end the bound is the end of the canal.
-    if (u == 0) margin = std::min(margin, dot(p - centre[K0], tangentAt(K0)) + 1e-9);
-    if (u == discs.size()) margin = std::min(margin, dot(centre[K1] - p, tangentAt(K1)) + 1e-9);
+    if (u == 0) margin = std::min(margin, dot(p - centre[K0], tangentAt(K0)));
+    if (u == discs.size()) margin = std::min(margin, dot(centre[K1] - p, tangentAt(K1)));
     return std::tuple<int, double, double>{s, margin, hi - lo};
   };
 
@@ -433,7 +433,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
         // meets at their lower density.
         {
           const std::size_t K = std::clamp(std::min(D - 1, k / f[2]), K0, K1);
-          const Vec3 a = anteriorAt(tangentAt(K)), lat = cross(tangentAt(K), a);
+          const Vec3 a = anteriorAt(tangentAt(K)), left = cross(tangentAt(K), a);
           const double z = ct.indexToLps({0, 0, double(k)}).z;
           std::vector<uint8_t> thin(w * h, 0);
           for (std::size_t j = 2; j + 2 < h; ++j)
@@ -447,7 +447,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
               // rule closes, and the vertebra's flood takes the rib (seen on
               // the prone phantom's T9 at 22 mm beyond the canal's radius).
               const Vec3 rel = q - centre[K];
-              if (dot(rel, a) > 0 || std::abs(dot(rel, lat)) > radius[K] + 16 || norm(rel) > 70)
+              if (dot(rel, a) > 0 || std::abs(dot(rel, left)) > radius[K] + 16 || norm(rel) > 70)
                 continue;
               int16_t hi = ct.hu[base + n];
               for (std::size_t y = j - 2; y <= j + 2; ++y)
@@ -885,7 +885,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     // vertebra's lies several mm behind it, and far off in a vertebra cut
     // by the scan's edge, whose arch may be all that is in view.
     v.bodyCentroid =
-        s.bodyVoxels * 4 > s.voxels / 4 && s.bodyVoxels > 500
+        s.bodyVoxels * 4 > s.voxels && s.bodyVoxels > 500 // a quarter of it, at least
             ? Landmark{(1.0 / double(s.bodyVoxels)) * s.bodySum, 0.8,
                        "centroid of the vertebra's bone in front of the canal"}
             : Landmark{(1.0 / double(s.voxels)) * s.sum, 0.5,
