@@ -307,14 +307,15 @@ int overlayCommand(const OverlayCliOptions& o) {
     std::map<std::string, std::vector<Vec3>> bone;
     for (const auto& t : plan)
       if (labelOf.count(t.boneLevel)) bone[t.boneLevel];
+    std::map<int, std::vector<Vec3>*> byLabel;
+    for (auto& [level, pts] : bone)
+      byLabel[labelOf[level]] = &pts;
     const Volume& L = spine.labels;
-    for (std::size_t k = 0; k < L.size[2]; k += 2)
+    for (std::size_t k = 0; k < L.size[2]; k += 2) // every 2nd voxel: the window is 2 mm wider
       for (std::size_t j = 0; j < L.size[1]; j += 2)
-        for (std::size_t i = 0; i < L.size[0]; i += 2) {
-          const int v = L.at(i, j, k);
-          for (auto& [level, pts] : bone)
-            if (labelOf[level] == v) pts.push_back(L.indexToLps({double(i), double(j), double(k)}));
-        }
+        for (std::size_t i = 0; i < L.size[0]; i += 2)
+          if (const auto it = byLabel.find(L.at(i, j, k)); it != byLabel.end())
+            it->second->push_back(L.indexToLps({double(i), double(j), double(k)}));
     if (bone.empty()) {
       const std::string w = "WARNING: " + o.spineDir.string() +
                             ": none of the plan's levels is in this segmentation; every path is "
