@@ -27,6 +27,13 @@ const Volume& proneCt() {
   static const Volume ct = test::loadCtFolder(kCase / "ct_prone");
   return ct;
 }
+// The simulated intensifier's distortion, as the runs' truth states it.
+IntensifierDistortion truthDistortion(const nlohmann::json& runsTruth) {
+  const auto& det = runsTruth["detector"];
+  return {det["pincushion_k"], det["field_radius_px"], det["principal_point"][0],
+          det["principal_point"][1]};
+}
+
 const Registration2D3D& registration() {
   static const Registration2D3D reg(proneCt());
   return reg;
@@ -36,9 +43,7 @@ const Registration2D3D& registration() {
 TEST(NeedleDetectionSample, EveryTrueTipIsFoundWithin2mm) {
   std::ifstream in(kCase / "truth" / "runs_truth.json");
   const auto j = nlohmann::json::parse(in);
-  const auto& det = j["detector"];
-  const IntensifierDistortion d{det["pincushion_k"], det["field_radius_px"],
-                                det["principal_point"][0], det["principal_point"][1]};
+  const IntensifierDistortion d = truthDistortion(j);
   double worst = 0;
   int tips = 0;
   for (const auto& run : j["runs"]) {
@@ -98,9 +103,7 @@ TEST(NeedleDetectionSample, EveryTrueTipIsFoundWithin2mm) {
 TEST(NeedleDetectionSample, TrackingLeavesTheLastFramesNeedlesOutOfTheNextRegistration) {
   std::ifstream in(kCase / "truth" / "runs_truth.json");
   const auto j = nlohmann::json::parse(in);
-  const auto& det = j["detector"];
-  const IntensifierDistortion d{det["pincushion_k"], det["field_radius_px"],
-                                det["principal_point"][0], det["principal_point"][1]};
+  const IntensifierDistortion d = truthDistortion(j);
   std::vector<OverlayTrajectory> plan;
   for (const auto& n : j["needles"])
     plan.push_back({n["nerve"],
