@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <numbers>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -912,7 +913,9 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
     const Level& nerveLevel = levels[i];
     const Level& bone = levels[i + 1];
     const VertebraSize& s = bone.size;
-    const std::string nerveName = nerveLevel.size.name;
+    // The nerve crossing T1 is C8's: eight cervical nerves, seven vertebrae.
+    const std::string nerveName =
+        s.name == "T1" && nerveLevel.size.region == 'C' ? "C8" : nerveLevel.size.name;
     const auto lab = static_cast<int16_t>(s.label);
     for (int side : {-1, 1}) {
       NerveTarget t;
@@ -940,12 +943,73 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
         t.startLps = f.toWorld({wallAt(h + 2), vN, h - 2});
         t.endLps = f.toWorld({wallAt(h + 2), vN, h - 14});
       } else if (s.region == 'C') {
-        t.nerve =
-            nerveLevel.size.name == "C2" ? "third occipital nerve" : nerveName + " medial branch";
-        t.bone = nerveLevel.size.name == "C2" ? "lateral C2-C3 facet joint"
-                                              : "waist of the " + s.name + " articular pillar";
-        t.startLps = f.toWorld({side * (bone.facetU + 7.5), bone.facetV, bone.pedicleW + 3});
-        t.endLps = f.toWorld({side * (bone.facetU + 7.5), bone.facetV + 4, bone.pedicleW - 3});
+        // Cervical medial branches are named for the pillar they wrap
+        // around: the C4 medial branch crosses the waist of the C4 pillar,
+        // and joint C4-C5 is supplied by C4 and C5 (Bogduk; DESIGN.md
+        // section 3). Each runs from front to back across the pillar's
+        // lateral face, behind the transverse process: C5 at the waist,
+        // C3, C4, C6 and C7 2 mm above it.
+        // The pillar's lateral face: 15-27 mm from the midline (lateral
+        // masses at ~22 mm, Panjabi 1991), behind the transverse process,
+        // from the depth of the canal's centre plus a quarter of its depth
+        // 4 mm backward. Its x is the 75th percentile of the outermost exits
+        // over those depths (joint clefts and the lamina's edge drop
+        // single depths), plus 1 mm: the nerve lies on the bone.
+        const double v0 = bone.canalCentreV + s.canalDepth * 0.25, v1 = v0 + 4;
+        auto faceX = [&](std::initializer_list<std::pair<const Level*, int16_t>> pillars, double w0,
+                         double w1) {
+          std::vector<double> xs;
+          for (const auto& [L, pl] : pillars)
+            for (double w = w0; w <= w1 + 1e-9; w += 0.5)
+              for (double v = v0; v <= v1 + 1e-9; v += 0.25) {
+                std::optional<double> e;
+                for (double x = 15; x < 27; x += 0.25) {
+                  const Vec3 q = L->frame.toLocal(f.toWorld({side * x, v, w}));
+                  const Vec3 q1 = L->frame.toLocal(f.toWorld({side * (x + 0.25), v, w}));
+                  if (boneOf(L->frame, pl, q) && !boneOf(L->frame, pl, q1)) e = x + 0.25;
+                }
+                if (e) xs.push_back(*e);
+              }
+          if (xs.empty()) throw std::logic_error("phantom: no articular pillar face by " + s.name);
+          std::sort(xs.begin(), xs.end());
+          return xs[xs.size() * 3 / 4] + 1;
+        };
+        // Heights of a pillar's lateral face, 2 mm behind v0.
+        auto pillarHeights = [&](const Level& L, int16_t pl) {
+          double top = -1e9, bottom = 1e9;
+          for (double w = -30; w <= 30; w += 0.25)
+            for (double x = 15; x < 27; x += 0.5)
+              if (boneOf(f, pl, {side * x, v0 + 2, w})) {
+                top = std::max(top, w);
+                bottom = std::min(bottom, w);
+              }
+          if (top < bottom)
+            throw std::logic_error("phantom: no articular pillar on " + L.size.name);
+          return std::pair{top, bottom};
+        };
+        const auto [wTop, wBottom] = pillarHeights(bone, lab);
+        const double waist = 0.5 * (wTop + wBottom) + (s.name == "C5" ? 0.0 : 2.0);
+        const double x = faceX({{&bone, lab}}, waist - 1, waist + 1);
+        t.nerve = s.name + " medial branch";
+        t.bone = "waist of the " + s.name + " articular pillar";
+        t.startLps = f.toWorld({side * x, v0, waist + 0.5});
+        t.endLps = f.toWorld({side * x, v1, waist - 0.5});
+        if (nerveLevel.size.name == "C2") {
+          // The third occipital nerve (superficial C3 medial branch) crosses
+          // the lateral face of the C2-C3 joint, from front to back: at the
+          // joint line, the middle of the gap between the two pillars.
+          const auto ulab = static_cast<int16_t>(nerveLevel.size.label);
+          const double upperBottom = pillarHeights(nerveLevel, ulab).second;
+          const double joint = 0.5 * (upperBottom + wTop);
+          NerveTarget ton;
+          ton.side = t.side;
+          ton.nerve = "third occipital nerve";
+          ton.bone = "lateral C2-C3 facet joint";
+          const double xj = faceX({{&bone, lab}, {&nerveLevel, ulab}}, joint - 3, joint + 3);
+          ton.startLps = f.toWorld({side * xj, v0, joint + 0.5});
+          ton.endLps = f.toWorld({side * xj, v1, joint - 0.5});
+          truth.nerves.push_back(ton);
+        }
       } else if (s.region == 'T' && s.name != "T11" && s.name != "T12" && s.name != "T13") {
         t.nerve = nerveName + " medial branch";
         t.bone = "superolateral corner of the " + s.name + " transverse process";

@@ -43,6 +43,54 @@ std::string levelBelow(int label) {
   return verseLevelName(label + 1);
 }
 
+bool inGrid(const SpineModel& model, Vec3 p) {
+  return model.labels.containsIndex(model.labels.lpsToIndex(p));
+}
+
+// Cervical medial branches are named for the pillar they wrap around (the
+// C4 medial branch crosses the waist of the C4 pillar; joint C4-C5 is
+// supplied by C4 and C5): C5 at the waist, C3, C4, C6 and C7 slightly
+// above it (DESIGN.md section 3; Bogduk). C3 also carries the third
+// occipital nerve across the C2-C3 joint. C1 and C2 have none to treat.
+void cervicalCourses(const SpineModel& model, const VertebraModel& bone,
+                     std::vector<NerveCourse>& out) {
+  if (bone.label < 3) return;
+  for (const char* side : {"left", "right"}) {
+    const bool left = std::string(side) == "left";
+    auto add = [&](const std::string& nerve, const std::string& boneText,
+                   const std::optional<NerveGroove>& groove, double liftMm) {
+      NerveCourse c;
+      c.level = bone.level;
+      c.side = side;
+      c.boneLevel = bone.level;
+      c.nerve = nerve;
+      c.bone = boneText;
+      const Vec3 lift = liftMm * bone.axes.cranial;
+      if (!groove) {
+        c.reason = bone.partial ? "the " + bone.level + " is cut by the scan's edge"
+                                : "the bone it lies on was not found on the " + bone.level;
+      } else if (!inGrid(model, groove->cranialLps + lift) ||
+                 !inGrid(model, groove->caudalLps + lift)) {
+        c.reason = "the course over the " + bone.level + " runs out of the scan";
+      } else {
+        c.inScan = true;
+        c.cranialLps = groove->cranialLps + lift;
+        c.caudalLps = groove->caudalLps + lift;
+        c.confidence = groove->confidence * (bone.namingCertain ? 1.0 : 0.7);
+        c.method = groove->method;
+        c.reason = bone.namingCertain ? "level names certain"
+                                      : "level names uncertain: check the count before treating";
+      }
+      out.push_back(c);
+    };
+    if (bone.label == 3)
+      add("third occipital nerve", "lateral C2-C3 facet joint",
+          left ? bone.jointAboveLeft : bone.jointAboveRight, 0.0);
+    add(bone.level + " medial branch", "waist of the " + bone.level + " articular pillar",
+        left ? bone.pillarWaistLeft : bone.pillarWaistRight, bone.label == 5 ? 0.0 : 2.0);
+  }
+}
+
 } // namespace
 
 std::vector<NerveCourse> nerveCourses(const SpineModel& model) {
@@ -50,8 +98,14 @@ std::vector<NerveCourse> nerveCourses(const SpineModel& model) {
   const auto& vs = model.vertebrae;
   for (std::size_t m = 0; m < vs.size(); ++m) {
     const VertebraModel& bone = vs[m];
-    const std::string nerveLevel = m > 0 ? vs[m - 1].level : levelAbove(bone.label);
-    if (regionOf(bone.label) == 'C') continue; // cervical targets are not measured (issue note)
+    // The nerve crossing T1 is C8's: eight cervical nerves, seven vertebrae.
+    const std::string nerveLevel = bone.label == 8 ? "C8"
+                                   : m > 0         ? vs[m - 1].level
+                                                   : levelAbove(bone.label);
+    if (regionOf(bone.label) == 'C') {
+      cervicalCourses(model, bone, out);
+      continue;
+    }
     for (const char* side : {"left", "right"}) {
       const bool left = std::string(side) == "left";
       NerveCourse c;
@@ -64,8 +118,7 @@ std::vector<NerveCourse> nerveCourses(const SpineModel& model) {
       const auto& groove = cornerType(bone.label)
                                ? (left ? bone.cornerGrooveLeft : bone.cornerGrooveRight)
                                : (left ? bone.rootGrooveLeft : bone.rootGrooveRight);
-      auto inGrid = [&](Vec3 p) { return model.labels.containsIndex(model.labels.lpsToIndex(p)); };
-      if (groove && !(inGrid(groove->cranialLps) && inGrid(groove->caudalLps))) {
+      if (groove && !(inGrid(model, groove->cranialLps) && inGrid(model, groove->caudalLps))) {
         c.reason = "the course over the " + bone.level + " runs out of the scan";
       } else if (groove) {
         c.inScan = true;

@@ -144,6 +144,68 @@ void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalV
       return std::abs(p.w - wc) < halfHeight && p.v > canal.y - 15 && p.v < canal.y + 30;
     };
 
+    // 0. Cervical-type courses, measured on every vertebra (the names,
+    //    which may be corrected later, decide which course applies). The
+    //    pillar's lateral face: 15-27 mm from the canal's centre (lateral
+    //    masses at ~22 mm from the midline, Panjabi 1991), from the canal's
+    //    centre depth plus half its radius 4 mm backward (behind the
+    //    transverse process). Its x is the 75th percentile of the outermost
+    //    exits over those depths (joint clefts and the lamina's edge drop
+    //    single depths), plus 1 mm: the nerve lies on the bone.
+    if (!sacrum) {
+      const double v0 = canal.y + 0.5 * rc, v1 = v0 + 4;
+      auto anyVertebra = [&](double u, double v, double w) {
+        const Vec3 idx = m.labels.lpsToIndex(toLps(u, v, w));
+        if (!m.labels.containsIndex(idx)) return false;
+        return spine_label::isVertebra(m.labels.at(std::size_t(std::lround(idx.x)),
+                                                   std::size_t(std::lround(idx.y)),
+                                                   std::size_t(std::lround(idx.z))));
+      };
+      auto faceU = [&](const std::function<bool(double, double, double)>& isBone, double w0,
+                       double w1) -> std::optional<double> {
+        std::vector<double> us;
+        for (double w = w0; w <= w1 + 1e-9; w += 0.5)
+          for (double v = v0; v <= v1 + 1e-9; v += 0.25) {
+            std::optional<double> e;
+            for (double u = 15; u < 27; u += 0.25)
+              if (isBone(u, v, w) && !isBone(u + 0.25, v, w)) e = u + 0.25;
+            if (e) us.push_back(*e);
+          }
+        if (us.size() < 8) return std::nullopt;
+        return percentile(us, 0.75) + 1;
+      };
+      // The pillar's heights on that face, 2 mm behind v0.
+      double top = -1e9, bottom = 1e9;
+      for (double w = canal.z - 30; w <= canal.z + 30; w += 0.25)
+        for (double u = 15; u < 27; u += 0.5)
+          if (bone(u, v0 + 2, w)) {
+            top = std::max(top, w);
+            bottom = std::min(bottom, w);
+          }
+      if (top > bottom + 4) {
+        // Stored at the waist; nerve_courses() lifts it by level (C5 at
+        // the waist, the others 2 mm above), since names may be corrected.
+        const double waist = 0.5 * (top + bottom);
+        if (const auto u = faceU(bone, waist - 1, waist + 1))
+          (side > 0 ? vm.pillarWaistLeft : vm.pillarWaistRight) =
+              NerveGroove{toLps(*u, v0, waist + 0.5), toLps(*u, v1, waist - 0.5), 0.5,
+                          "lateral face of the articular pillar, half-way up it"};
+        // The joint above: half-way between this pillar's top and the
+        // next pillar's bottom on the same face.
+        std::optional<double> nextBottom;
+        for (double w = top + 0.25; w < top + 8 && !nextBottom; w += 0.25)
+          for (double u = 15; u < 27 && !nextBottom; u += 0.5)
+            if (anyVertebra(u, v0 + 2, w) && !bone(u, v0 + 2, w)) nextBottom = w;
+        if (nextBottom) {
+          const double joint = 0.5 * (top + *nextBottom);
+          if (const auto u = faceU(anyVertebra, joint - 3, joint + 3))
+            (side > 0 ? vm.jointAboveLeft : vm.jointAboveRight) =
+                NerveGroove{toLps(*u, v0, joint + 0.5), toLps(*u, v1, joint - 0.5), 0.5,
+                            "lateral face of the facet joint above, between the pillars"};
+        }
+      }
+    }
+
     // 1. The transverse process, found from its tip (the most lateral bone
     //    of the vertebra at the pedicle's height) and measured 10 mm short
     //    of it, where it stands alone: its axis height, faces and depth.

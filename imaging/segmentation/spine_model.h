@@ -60,6 +60,10 @@ struct VertebraModel {
   // groove). Thoracic-type course: over the superolateral corner of the
   // transverse process. Both are measured; the level decides which applies.
   std::optional<NerveGroove> rootGrooveLeft, rootGrooveRight, cornerGrooveLeft, cornerGrooveRight;
+  // Cervical-type course: across the lateral face of the articular pillar
+  // at its waist; and the third occipital nerve's, across the lateral face
+  // of the facet joint above (C2-C3 when this is C3).
+  std::optional<NerveGroove> pillarWaistLeft, pillarWaistRight, jointAboveLeft, jointAboveRight;
   double volumeMl = 0;
 };
 

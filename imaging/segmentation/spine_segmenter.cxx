@@ -693,6 +693,21 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     Vec3 sum;
     Vec3 bodySum; // voxels in front of the canal: the body
     std::size_t bodyVoxels = 0;
+    std::vector<std::size_t> bodyHalfWidth =
+        std::vector<std::size_t>(128); // |lateral|, 0.5 mm bins
+    double canalRadiusSum = 0;
+    std::size_t canalSamples = 0;
+    // Width of the body: twice the 95th percentile of its voxels' distance
+    // from the canal's midline.
+    double bodyWidthMm(std::size_t pct) const {
+      std::size_t seen = 0;
+      for (std::size_t b = 0; b < bodyHalfWidth.size(); ++b)
+        if ((seen += bodyHalfWidth[b]) >= bodyVoxels * pct / 100) return double(b + 1);
+      return 64;
+    }
+    double canalDiameterMm() const {
+      return canalSamples ? 2 * canalRadiusSum / double(canalSamples) : 0;
+    }
   };
   std::vector<Seg> seg(segments);
   for (std::size_t k = 0; k < d; ++k) {
@@ -710,9 +725,12 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
           const Vec3 p = ct.indexToLps({double(i), double(j), double(k)});
           s.sum = s.sum + p;
           const std::size_t Kc = std::clamp(K, K0, K1);
-          if (dot(p - centre[Kc], anteriorAt(tangentAt(Kc))) > radius[Kc] + 1) {
+          const Vec3 ac = anteriorAt(tangentAt(Kc));
+          if (dot(p - centre[Kc], ac) > radius[Kc] + 1) {
             s.bodySum = s.bodySum + p;
             ++s.bodyVoxels;
+            const double lat = std::abs(dot(p - centre[Kc], cross(tangentAt(Kc), ac)));
+            ++s.bodyHalfWidth[std::min<std::size_t>(127, std::size_t(lat * 2))];
           }
         } else if (inCanal && ct.hu[o3] > edge) {
           // Ribs: bone just beyond the vertebra's lateral reach, near the canal's depth.
@@ -732,6 +750,8 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     if (s < 0) continue;
     seg[std::size_t(s)].lowArc = std::min(seg[std::size_t(s)].lowArc, arc[K]);
     seg[std::size_t(s)].highArc = std::max(seg[std::size_t(s)].highArc, arc[K]);
+    seg[std::size_t(s)].canalRadiusSum += radius[K];
+    ++seg[std::size_t(s)].canalSamples;
   }
   // Drop empty segments (no bone flooded).
   std::vector<std::size_t> kept;
@@ -784,7 +804,50 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
       nm[m] = 19 - int(off);
     }
   };
-  if (sacrum && lastRib) {
+  // Cervical vertebrae: bodies narrower than the canal is wide. C3-C7
+  // bodies are 15-20 mm wide under a canal ~23 mm wide and 14 mm deep; T1
+  // and below are 25 mm and more over a rounder, smaller canal (Panjabi
+  // 1991). Measured as the 90th percentile width of the bone in front of
+  // the canal (about 0.8 of the full width): under 20 mm and under 1.25
+  // canal diameters. Vertebrae cut by the scan's edge are not judged.
+  std::vector<bool> cervical(n);
+  for (std::size_t m = 0; m < n; ++m) {
+    const Seg& sg = seg[kept[m]];
+    const bool cut = (m == 0 && lowestTouchesBottom) || sg.highArc >= arc[K1] - 1.0;
+    const double w = sg.bodyWidthMm(90);
+    cervical[m] = !cut && sg.bodyVoxels > 200 && w < 20 && w < 1.25 * sg.canalDiameterMm();
+  }
+  // The cervical run: whole cervical-type vertebrae from the top down (a cut
+  // top vertebra joins it), over a vertebra that is not: that one is T1.
+  std::optional<std::size_t> lowestCervical;
+  {
+    std::size_t m = n - 1;
+    if (!cervical[m] && topCut && m > 0) --m;
+    std::size_t run = 0;
+    while (cervical[m]) {
+      ++run;
+      lowestCervical = m;
+      if (m == 0) break;
+      --m;
+    }
+    if (run < 2 || *lowestCervical == 0 || n - *lowestCervical > 7) lowestCervical.reset();
+  }
+  if (lowestCervical) {
+    const std::size_t c7 = *lowestCervical;
+    for (std::size_t m = 0; m < n; ++m)
+      name[m] = m >= c7 ? 7 - int(m - c7) : 7 + int(c7 - m);
+    const bool t1Ribs = double(seg[kept[c7 - 1]].ribVoxels) * voxelMl > 0.4;
+    certain = t1Ribs;
+    for (std::size_t m = 0; m < n; ++m)
+      if (!certain) alternatives[m] = {verseLevelName(name[m] + 1), verseLevelName(name[m] - 1)};
+    for (std::size_t m = 0; m < n; ++m)
+      ribs[m] = m<c7&& double(seg[kept[m]].ribVoxels) * voxelMl> 0.4;
+    ev << "cervical vertebrae from their narrow bodies (narrower than the canal is wide): the "
+          "lowest taken as C7, the wider one below as T1"
+       << (t1Ribs ? ", which bears ribs"
+                  : "; no ribs seen on T1 to confirm: a C7-T1 count can be off by one, confirm "
+                    "by counting down from C2");
+  } else if (sacrum && lastRib) {
     countUpFromSacrum(name);
     const int fromSacrum = name[*lastRib];
     if (fromSacrum == 19) {

@@ -70,6 +70,10 @@ template <typename F> void eachGroove(VertebraModel& v, F&& f) {
   f("root_groove_right", v.rootGrooveRight);
   f("corner_groove_left", v.cornerGrooveLeft);
   f("corner_groove_right", v.cornerGrooveRight);
+  f("pillar_waist_left", v.pillarWaistLeft);
+  f("pillar_waist_right", v.pillarWaistRight);
+  f("joint_above_left", v.jointAboveLeft);
+  f("joint_above_right", v.jointAboveRight);
 }
 
 bool sameGrid(const Volume& a, const Volume& b) {

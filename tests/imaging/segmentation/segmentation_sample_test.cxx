@@ -123,8 +123,11 @@ double courseDistance(Vec3 a0, Vec3 a1, Vec3 b0, Vec3 b1) {
 
 // Every true nerve course found, on its bone, and the farthest distance
 // from the truth; `limit` gives each course's bound by the level of its bone.
+// `mayMiss` names courses whose absence is known (each says why).
 double checkNerveCourses(const Volume& ct, const std::filesystem::path& truthFile,
-                         const std::function<double(const std::string&)>& limit) {
+                         const std::function<double(const std::string&)>& limit,
+                         int minChecked = 24,
+                         const std::function<bool(const std::string&)>& mayMiss = {}) {
   const SpineModel m = segmentSpine(ct);
   const std::vector<NerveCourse> courses = nerveCourses(m);
   std::ifstream in(truthFile);
@@ -138,7 +141,12 @@ double checkNerveCourses(const Volume& ct, const std::filesystem::path& truthFil
     const std::string nerve = t["nerve"], side = t["side"];
     const NerveCourse* c = findNerve(courses, nerve, side);
     if (!c || !c->inScan) {
-      ADD_FAILURE() << nerve << " " << side << ": " << (c ? c->reason : "not listed");
+      if (mayMiss && mayMiss(nerve) && c) {
+        std::cout << nerve << " " << side << " not found: " << c->reason << "\n";
+        EXPECT_FALSE(c->reason.empty());
+      } else {
+        ADD_FAILURE() << nerve << " " << side << ": " << (c ? c->reason : "not listed");
+      }
       continue;
     }
     EXPECT_EQ(c->bone, t["bone"].get<std::string>());
@@ -157,7 +165,7 @@ double checkNerveCourses(const Volume& ct, const std::filesystem::path& truthFil
     worst = std::max(worst, d);
     ++checked;
   }
-  EXPECT_GE(checked, 24); // T6 to L4 medial branches and the L5 dorsal rami
+  EXPECT_GE(checked, minChecked);
   std::cout << "worst nerve course distance: " << worst << " mm over " << checked << "\n";
   return worst;
 }
@@ -182,6 +190,33 @@ TEST(SegmentSample, ProneNerveCoursesFoundAndNearTruth) {
   const double worst = checkNerveCourses(
       proneCt(), kCase / "truth" / "prone_landmarks.json", [](const std::string& bone) {
         return bone == "L4" || bone == "L5" ? 3.0 : bone == "T7" ? 2.5 : 2.0;
+      });
+  RecordProperty("worst_nerve_course_mm", std::to_string(worst));
+}
+
+// The neck (C2-T1, supine): named from the narrow cervical bodies over
+// the wider T1, and the medial branches across the pillars' waists and the
+// third occipital nerve across the C2-C3 joint within 2 mm. Known
+// shortfall (issue note): the C7 pillar is not labelled, so its medial
+// branch is not found; the C8 course over T1 lies on a vertebra cut by the
+// scan's lower edge.
+TEST(SegmentSample, CervicalPhantomNamedFromItsBodiesAndNervesNearTruth) {
+  const Volume ct = *loadVolume(buildInventory(kCase / "ct_cervical"), 0).volume;
+  const SpineModel m = segmentSpine(ct);
+  std::vector<std::string> names;
+  for (const auto& v : m.vertebrae)
+    names.push_back(v.level);
+  EXPECT_EQ(names, (std::vector<std::string>{"C2", "C3", "C4", "C5", "C6", "C7", "T1"}))
+      << m.namingEvidence;
+  EXPECT_NE(m.namingEvidence.find("cervical"), std::string::npos) << m.namingEvidence;
+  EXPECT_FALSE(m.namingCertain) << "no T1 ribs in view: the count is not confirmed";
+  const Volume truth = readVolumeFile(kCase / "truth" / "cervical_labels.nrrd");
+  for (int v = 2; v <= 6; ++v)
+    EXPECT_GE(dice(m.labels, v, truth, v), 0.95) << verseLevelName(v);
+  const double worst = checkNerveCourses(
+      ct, kCase / "truth" / "cervical_landmarks.json", [](const std::string&) { return 2.0; }, 10,
+      [](const std::string& nerve) {
+        return nerve == "C7 medial branch" || nerve == "C8 medial branch";
       });
   RecordProperty("worst_nerve_course_mm", std::to_string(worst));
 }
