@@ -88,9 +88,15 @@ NeedleView downTheNeedleView(Vec3 entry, Vec3 target, bool prone, const std::str
 NeedleView progressView(Vec3 entry, Vec3 target, bool prone, const std::string& needleSide,
                         Vec3 endplateCranial, const CArmLimits& limits) {
   const Vec3 t = normalized(entry - target);
-  // Detector toward the needle's side, at right angles to the needle.
+  // Detector toward the needle's side, at right angles to the needle; for
+  // a needle from the side (the neck's lateral approach) the AP or PA view,
+  // with the detector above the patient.
   const Vec3 side{needleSide == "left" ? 1.0 : -1.0, 0, 0};
   Vec3 d = side - dot(side, t) * t;
+  if (norm(d) < 0.5) {
+    const Vec3 up{0, prone ? 1.0 : -1.0, 0};
+    d = up - dot(up, t) * t;
+  }
   if (norm(d) < 1e-6) d = Vec3{0, 0, 1} - t.z * t;
   return describeView(d, prone, needleSide, endplateCranial, limits);
 }

@@ -106,7 +106,26 @@ Trajectory evaluatePath(const PathScene& scene, const SpineModel& spine,
   // its target it must be behind it by more than it is lateral: 45 degrees
   // from the sagittal plane at most, 35 degrees beside T11-L3, where the
   // kidney's back lies level with the transverse processes.
-  if (req.procedure != Procedure::Scs) {
+  const bool neck = bone->label >= 1 && bone->label <= 7;
+  if (neck && req.procedure != Procedure::Scs) {
+    // The vertebral artery runs in front of the articular pillars through
+    // the transverse foramina (C1-C6), the carotid sheath farther forward;
+    // segmentation shows neither. A needle to the pillar keeps behind
+    // them: no point of it more than 2 mm in front of its target.
+    const double len = norm(target - entry);
+    const double targetDepth = dot(target - ax.origin, ax.posterior);
+    for (double s = 0; s < len; s += 1.0) {
+      const Vec3 p = entry + (s / len) * (target - entry);
+      if (dot(p - ax.origin, ax.posterior) < targetDepth - 2) {
+        t.check.violations.push_back(
+            "passes in front of the articular pillar " + fixed1(len - s) +
+            " mm before the target, toward the vertebral artery (not visible in the "
+            "segmentation)");
+        t.check.safe = false;
+        break;
+      }
+    }
+  } else if (req.procedure != Procedure::Scs) {
     const double len = norm(target - entry);
     const double sgn = side == "left" ? 1.0 : -1.0;
     const Vec3 qt = ax.toLocal(target);
@@ -147,8 +166,12 @@ Trajectory evaluatePath(const PathScene& scene, const SpineModel& spine,
     t.score = 4.0 * t.activeTipOnNerveMm / req.needle.activeTipMm;
     why << fixed1(t.activeTipOnNerveMm) << " of " << fixed1(req.needle.activeTipMm)
         << " mm of the active tip lies along the nerve (" << fixed1(t.angleToNerveDeg)
-        << " degrees to it), entering from caudal and lateral";
-    if (withinParallelWindow(t.caudalAngleDeg, t.lateralAngleDeg)) {
+        << " degrees to it), "
+        << (neck && !req.prone ? "lateral approach (supine): the needle crosses the nerve, "
+                                 "which the parallel posterior approach (prone) follows"
+            : neck             ? "posterior approach along the pillar's lateral face"
+                               : "entering from caudal and lateral");
+    if (!neck && withinParallelWindow(t.caudalAngleDeg, t.lateralAngleDeg)) {
       t.score += 0.5;
       why << " within the published parallel-placement angles";
     }
@@ -163,7 +186,7 @@ Trajectory evaluatePath(const PathScene& scene, const SpineModel& spine,
   // expect: about 40 degrees caudal and 20-30 lateral (DESIGN.md section 3;
   // Tran 2022 measured 34-49 caudal, 29-47 lateral). Paths far outside it
   // rank lower, not out.
-  if (course && req.procedure != Procedure::Scs) {
+  if (course && req.procedure != Procedure::Scs && !neck) {
     const double cOff = std::max({0.0, 25 - t.caudalAngleDeg, t.caudalAngleDeg - 55});
     const double lOff = std::max({0.0, 10 - t.lateralAngleDeg, t.lateralAngleDeg - 47});
     t.score -= 0.04 * (cOff + lOff);
@@ -278,6 +301,34 @@ NervePlan planFacetNerve(const PathScene& scene, const SpineModel& spine,
   const std::vector<double> beyond = rf ? std::vector<double>{0.0, 1.0} : std::vector<double>{0.0};
   std::size_t leftTheScan = 0, directions = 0;
   double steepestInScan = -1;
+  const bool neck = bone->label >= 1 && bone->label <= 7;
+  if (neck && !req.prone) {
+    // Supine, lateral approach: from the side onto the pillar's lateral
+    // face at the nerve's middle, up to 40 degrees back from the coronal
+    // plane and 15 degrees cranial or caudal (the shoulder lies below).
+    // "From the side" is the patient's, so that the straight lateral
+    // needle is seen down the beam in a true lateral view (90 degrees),
+    // however the vertebra is rotated.
+    const Vec3& up = bone->axes.cranial;
+    const Vec3 lateral = normalized(Vec3{sideSign, 0, 0} - sideSign * up.x * up);
+    const Vec3 back = sideSign * cross(up, lateral); // posterior, whichever side
+    for (double f : {0.3, 0.5, 0.7})
+      for (double backDeg = 0; backDeg <= 40; backDeg += 5)
+        for (double c = -15; c <= 15; c += 5) {
+          const double b = backDeg * kDeg, cc = c * kDeg;
+          const Vec3 out = normalized(std::cos(b) * std::cos(cc) * lateral +
+                                      std::sin(b) * std::cos(cc) * back - std::sin(cc) * up);
+          const Vec3 target = course.cranialLps + f * (course.caudalLps - course.cranialLps);
+          const auto skin = scene.skinAlong(target, out);
+          ++directions;
+          if (!skin) {
+            ++leftTheScan;
+            continue;
+          }
+          tried.push_back(evaluatePath(scene, spine, req, &course, course.side, *skin, target, o));
+        }
+    targets.clear(); // no posterior candidates
+  }
   for (const Vec3& onNerve : targets)
     for (double c = 0; c <= cMax; c += 5)
       for (double l = 0; l <= lMax; l += 5) {
@@ -295,8 +346,11 @@ NervePlan planFacetNerve(const PathScene& scene, const SpineModel& spine,
         }
       }
   std::vector<Trajectory> safe;
+  // The lateral approach crosses the nerve by design (lesions are made
+  // across it); elsewhere an RF path must lie along it.
+  const bool crossing = neck && !req.prone;
   for (const auto& t : tried)
-    if (t.check.safe && (!rf || t.activeTipOnNerveMm >= 0.3 * req.needle.activeTipMm))
+    if (t.check.safe && (!rf || crossing || t.activeTipOnNerveMm >= 0.3 * req.needle.activeTipMm))
       safe.push_back(t);
   if (safe.empty()) {
     np.whyNone =
@@ -308,7 +362,12 @@ NervePlan planFacetNerve(const PathScene& scene, const SpineModel& spine,
   }
   np.alternatives = rankDistinct(std::move(safe), 3);
   np.best = np.alternatives.front();
-  if (rf && np.best->activeTipOnNerveMm < 0.8 * req.needle.activeTipMm)
+  if (rf && crossing)
+    np.best->reasons += "; NOTE only " + fixed1(np.best->activeTipOnNerveMm) +
+                        " mm of the active tip lies on the nerve: the lateral approach crosses "
+                        "it; lesion at two or three points along the waist, or plan prone "
+                        "(--position prone) for the parallel posterior approach";
+  else if (rf && np.best->activeTipOnNerveMm < 0.8 * req.needle.activeTipMm)
     np.best->reasons +=
         "; NOTE only " + fixed1(np.best->activeTipOnNerveMm) +
         " mm of the active tip lies on the nerve (goal 80%): no safe path within the "
@@ -472,15 +531,24 @@ Plan planProcedure(const Volume& ct, const SpineModel& spine, const ProcedureReq
   }
   // Facets: joint U-(U+1) is supplied by the nerves crossing the bones U and
   // U+1 (lumbar Ln-Ln+1: Ln-1 and Ln medial branches; L5-S1: L4 medial
-  // branch and L5 dorsal ramus; Bogduk). One needle per nerve, no cap.
+  // branch and L5 dorsal ramus; cervical Cn-Cn+1: the Cn and Cn+1 medial
+  // branches, named for their own pillars; Bogduk). One needle per nerve,
+  // no cap.
   std::vector<const NerveCourse*> wanted;
   for (const std::string& joint : req.joints) {
     const auto [a, b] = jointLevels(joint);
     for (const std::string& side : sidesOf(req.side))
       for (const std::string& boneLevel : {a, b}) {
+        // C2-C3 is supplied by the third occipital nerve alone, which
+        // crosses the joint; every other joint by the nerves over its two
+        // bones (Bogduk).
+        const bool c2c3 = joint == "C2-C3";
+        if (c2c3 && boneLevel == "C2") continue;
         const NerveCourse* found = nullptr;
         for (const auto& c : plan.nerves)
-          if (c.boneLevel == boneLevel && c.side == side) found = &c;
+          if (c.boneLevel == boneLevel && c.side == side &&
+              (c.nerve == "third occipital nerve") == c2c3)
+            found = &c;
         if (!found) {
           plan.warnings.push_back("joint " + joint + ", " + side + ": the " + boneLevel +
                                   " is not in the scan; its nerve is not planned");

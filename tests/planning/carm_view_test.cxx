@@ -83,3 +83,18 @@ TEST(CArmView, ProgressViewIsAtRightAnglesToTheNeedle) {
   EXPECT_NEAR(dot(p.detectorDirectionLps, normalized(entry - target)), 0, 1e-9);
   EXPECT_GT(p.detectorDirectionLps.x, 0); // toward the needle's side
 }
+
+// The neck's lateral approach, supine: the needle comes straight from the
+// left, so its down-the-needle view is LAO 90 and the view at right angles
+// is the AP one (detector over the patient), not one along the spine.
+TEST(CArmView, LateralNeedleProgressViewIsAp) {
+  const Vec3 entry{60, 0, 0}, target{20, 0, 0};
+  const NeedleView d = downTheNeedleView(entry, target, false, "left", {0, 0, 1});
+  EXPECT_NEAR(d.angles.primaryDeg, 90, 1e-9);
+  EXPECT_TRUE(d.reachable);
+  const NeedleView p = progressView(entry, target, false, "left", {0, 0, 1});
+  EXPECT_NEAR(p.detectorDirectionLps.y, -1, 1e-9);
+  EXPECT_NEAR(p.angles.primaryDeg, 0, 1e-9);
+  EXPECT_NEAR(p.angles.secondaryDeg, 0, 1e-9);
+  EXPECT_TRUE(p.reachable);
+}

@@ -25,7 +25,7 @@ struct Case {
   nlohmann::json truth;
 };
 
-const Case& sampleCase(const std::string& which) { // "supine" or "prone"
+const Case& sampleCase(const std::string& which) { // "supine", "prone" or "cervical"
   static std::map<std::string, Case> cache;
   auto it = cache.find(which);
   if (it != cache.end()) return it->second;
@@ -157,6 +157,55 @@ TEST(PlanSample, ThoracicJointBlock) {
   ProcedureRequest r = facetRf("T11-T12", Side::Left);
   r.procedure = Procedure::FacetBlock;
   checkFacetPlan(c, planProcedure(c.ct, c.spine, r), 2, false);
+}
+
+// The neck, supine, lateral approach (DESIGN.md section 3): joint C4-C5
+// is the C4 and C5 medial branches, on the waists of their own pillars;
+// every path safe on the true labels (vertebral artery included), on its
+// own side, to within 2 mm of the true nerve.
+TEST(PlanSample, CervicalBilateralBlockIsFourLateralNeedles) {
+  const Case& c = sampleCase("cervical");
+  ProcedureRequest r = facetRf("C4-C5", Side::Both);
+  r.procedure = Procedure::FacetBlock;
+  r.prone = false;
+  r.needle.lengthMm = 100;
+  const Plan p = planProcedure(c.ct, c.spine, r);
+  checkFacetPlan(c, p, 4, false);
+  std::vector<std::string> nerves;
+  for (const auto& n : p.needles) {
+    nerves.push_back(n.nerve + " " + n.side);
+    ASSERT_TRUE(n.best.has_value());
+    // From the side: the needle runs within 45 degrees of the patient's
+    // left-right axis, and its down-the-needle view is a lateral one.
+    const Vec3 d = normalized(n.best->entryLps - n.best->targetLps);
+    EXPECT_GT(std::abs(d.x), std::cos(45 * 3.14159265358979 / 180)) << n.nerve;
+    EXPECT_TRUE(n.best->downTheNeedle.reachable) << n.best->downTheNeedle.whyNot;
+    EXPECT_GT(n.best->downTheNeedle.obliqueDeg, 60) << n.best->downTheNeedle.words;
+  }
+  std::sort(nerves.begin(), nerves.end());
+  EXPECT_EQ(nerves, (std::vector<std::string>{"C4 medial branch left", "C4 medial branch right",
+                                              "C5 medial branch left", "C5 medial branch right"}));
+}
+
+// RF by the lateral approach crosses the nerve: planned, and says so.
+// C2-C3 is the third occipital nerve alone.
+TEST(PlanSample, CervicalRfSaysTheLateralApproachCrossesTheNerve) {
+  const Case& c = sampleCase("cervical");
+  ProcedureRequest r = facetRf("C2-C3,C3-C4", Side::Right);
+  r.prone = false;
+  r.needle.lengthMm = 100;
+  const Plan p = planProcedure(c.ct, c.spine, r);
+  checkFacetPlan(c, p, 3, false);
+  std::vector<std::string> nerves;
+  for (const auto& n : p.needles) {
+    nerves.push_back(n.nerve);
+    ASSERT_TRUE(n.best.has_value());
+    EXPECT_NE(n.best->reasons.find("lateral approach"), std::string::npos) << n.best->reasons;
+    EXPECT_NE(n.best->reasons.find("NOTE"), std::string::npos) << n.best->reasons;
+  }
+  std::sort(nerves.begin(), nerves.end());
+  EXPECT_EQ(nerves, (std::vector<std::string>{"C3 medial branch", "C4 medial branch",
+                                              "third occipital nerve"}));
 }
 
 TEST(PlanSample, ProneBothSidesNeverSwapped) {

@@ -43,8 +43,9 @@ int segmentCommand(const SegmentOptions& options, const Volume& ct,
 
 struct PlanCliOptions {
   std::filesystem::path ctPath, outDir = "plan";
-  std::string procedure = "facet-rf", joints, side = "left", position = "prone";
-  std::string needle = "100";         // length, "100mm" or "150"
+  std::string procedure = "facet-rf", joints, side = "left",
+              position;       // empty: supine for the neck, prone otherwise (DESIGN.md section 3)
+  std::string needle = "100"; // length, "100mm" or "150"
   double gauge = 0, activeTipMm = 10; // gauge 0: by procedure (RF 18 G, SCS Tuohy 14 G)
   std::string entry, tip;             // SCS
   std::filesystem::path spine;        // a `segment` output folder to plan on (else segment)

@@ -294,7 +294,8 @@ int main(int argc, char** argv) {
   planVerb->add_option("--procedure", planOpts.procedure, "facet-rf (default), facet-block or scs");
   planVerb->add_option("--joints", planOpts.joints, "facet joints, e.g. L4-L5,L5-S1");
   planVerb->add_option("--side", planOpts.side, "left (default), right or both");
-  planVerb->add_option("--position", planOpts.position, "prone (default) or supine");
+  planVerb->add_option("--position", planOpts.position,
+                       "prone or supine (default: supine for cervical joints, prone otherwise)");
   planVerb->add_option("--needle", planOpts.needle, "needle length in mm, e.g. 100mm or 150");
   planVerb->add_option(
       "--gauge", planOpts.gauge,

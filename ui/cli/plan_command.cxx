@@ -173,7 +173,12 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
       if (!req.scsEntry.empty()) jointLevels(req.scsEntry);
       defaultScsEntry(req.scsTip);
     }
-    req.prone = o.position != "supine";
+    if (!o.position.empty() && o.position != "prone" && o.position != "supine")
+      throw std::invalid_argument("--position: expected prone or supine, got '" + o.position + "'");
+    // Neck treatments are done supine with a lateral approach; the rest
+    // prone (DESIGN.md section 3).
+    const bool neck = !req.joints.empty() && req.joints.front().front() == 'C';
+    req.prone = o.position.empty() ? !neck : o.position == "prone";
     req.needle.lengthMm = std::stod(o.needle); // "100mm" reads as 100
     req.needle.gauge = o.gauge > 0 ? o.gauge : (req.procedure == Procedure::Scs ? 14 : 18);
     req.needle.activeTipMm = o.activeTipMm;

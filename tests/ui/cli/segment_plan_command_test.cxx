@@ -224,6 +224,30 @@ TEST(PlanCommand, PlansOnASavedSegmentationAndFollowsARelabelling) {
   EXPECT_NE(unknown.output.find("no vertebra is named X4"), std::string::npos) << unknown.output;
 }
 
+// Neck joints are planned supine with the lateral approach unless the
+// user says otherwise (DESIGN.md section 3).
+TEST(PlanCommand, CervicalJointsArePlannedSupineByDefault) {
+  const fs::path out = freshDir("plan_cervical_e2e");
+  const CommandResult r =
+      run("plan '" + (kCase / "ct_cervical").string() +
+          "' --procedure facet-block --joints C4-C5 --side left --out '" + out.string() + "'");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = readJson(out / "plan.json");
+  EXPECT_EQ(j["patient_position"], "supine");
+  ASSERT_EQ(j["trajectories"].size(), 2u) << r.output;
+  for (const auto& t : j["trajectories"]) {
+    const std::string nerve = t["for"];
+    EXPECT_TRUE(nerve == "C4 medial branch" || nerve == "C5 medial branch") << nerve;
+    EXPECT_GT(t["entry"][0].get<double>(), t["target"][0].get<double>() + 20)
+        << "from the left side";
+  }
+  EXPECT_NE(r.output.find("cervical vertebrae"), std::string::npos) << r.output;
+  const CommandResult bad =
+      run("plan '" + (kCase / "ct_cervical").string() +
+          "' --joints C4-C5 --position sideways --out '" + out.string() + "'");
+  EXPECT_EQ(bad.exitCode, 2) << bad.output;
+}
+
 TEST(PlanCommand, BadRequestsAreUsageErrors) {
   const fs::path out = freshDir("plan_bad");
   const std::string ct = "'" + (kCase / "ct_supine").string() + "'";
