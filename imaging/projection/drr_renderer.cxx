@@ -81,6 +81,11 @@ Drr DrrRenderer::render(const CArmGeometry& g, const DrrOptions& o,
   const float* mu = mu_.data();
   const std::size_t stride[3] = {1, n_[0], n_[0] * n_[1]};
   const std::size_t sm = stride[m], s1 = stride[a1], s2 = stride[a2];
+  // The detector's pixel grid, once: CArmGeometry derives its directions
+  // from the angles (trigonometry) on every call.
+  const Vec3 centre = g.detectorCentreLps(), colStep = g.pixelMm * g.columnDirection(),
+             rowStep = g.pixelMm * g.rowDirection();
+  const Vec3 pixel00 = centre - g.principalColumn * colStep - g.principalRow * rowStep;
   constexpr unsigned kBand = 8;
   const std::size_t bands = (g.rows + kBand - 1) / kBand;
   parallelFor(
@@ -96,7 +101,7 @@ Drr DrrRenderer::render(const CArmGeometry& g, const DrrOptions& o,
         const unsigned r1 = std::min<unsigned>(g.rows, unsigned(band + 1) * kBand);
         for (unsigned r = unsigned(band) * kBand; r < r1; ++r)
           for (unsigned c = 0; c < g.columns; ++c) {
-            const Vec3 p = g.pixelLps(double(c), double(r));
+            const Vec3 p = pixel00 + double(c) * colStep + double(r) * rowStep;
             const Vec3 dir = lpsToIndex_ * (p - origin_) - s0;
             if (std::abs(dir[m]) < 1e-9) continue;
             double t0 = 0, t1 = 1;
@@ -142,10 +147,11 @@ Drr DrrRenderer::render(const CArmGeometry& g, const DrrOptions& o,
           // Along one ray, plane after plane; u and v stay inside the grid.
           double u = ray.u, v = ray.v;
           float sum = 0;
-          for (long k = ray.first; k <= ray.last; ++k, u += ray.du, v += ray.dv) {
+          const float* plane = mu + std::size_t(ray.first) * sm;
+          for (long k = ray.first; k <= ray.last; ++k, u += ray.du, v += ray.dv, plane += sm) {
             const auto iu = std::size_t(u), iv = std::size_t(v);
             const float fu = float(u - double(iu)), fv = float(v - double(iv));
-            const float* q = mu + std::size_t(k) * sm + iu * s1 + iv * s2;
+            const float* q = plane + iu * s1 + iv * s2;
             const float c0 = q[0] + fu * (q[s1] - q[0]);
             const float c1 = q[s2] + fu * (q[s2 + s1] - q[s2]);
             sum += c0 + fv * (c1 - c0);
