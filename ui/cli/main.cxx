@@ -352,6 +352,9 @@ int main(int argc, char** argv) {
   replayVerb->add_option("run", replayOpts.runPath, "C-arm run: a file or a folder of runs")
       ->required();
   replayVerb->add_option("--plan", replayOpts.planPath, "plan.json from `fluoroplan plan`");
+  replayVerb->add_option("--spine", replayOpts.spineDir,
+                         "segmentation of the CT (segment's output folder): register each planned "
+                         "level alone (a prone patient against a supine CT)");
   replayVerb->add_option("--pincushion", replayOpts.pincushionK, "intensifier distortion k");
   replayVerb->add_option("--field-radius", replayOpts.fieldRadiusPx, "field radius, pixels");
   replayVerb->add_option("--landmark", replayOpts.landmarks,

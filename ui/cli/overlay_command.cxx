@@ -239,6 +239,38 @@ json levelsJson(const std::map<std::string, RegistrationResult>& levels) {
 
 } // namespace
 
+// Per level (--spine): each planned level's bone from the segmentation,
+// registered alone; none without --spine.
+std::optional<LevelTracker> levelTrackerFor(const OverlayCliOptions& o, const Volume& ct,
+                                            const std::vector<OverlayTrajectory>& plan,
+                                            const Registration2D3D& reg, json& warnings) {
+  if (o.spineDir.empty()) return std::nullopt;
+  const SpineModel spine = readSpineFolder(o.spineDir, ct);
+  std::map<std::string, int> labelOf;
+  for (const auto& v : spine.vertebrae)
+    labelOf[v.level] = v.label;
+  std::map<std::string, std::vector<Vec3>> bone;
+  for (const auto& t : plan)
+    if (labelOf.count(t.boneLevel)) bone[t.boneLevel];
+  std::map<int, std::vector<Vec3>*> byLabel;
+  for (auto& [level, pts] : bone)
+    byLabel[labelOf[level]] = &pts;
+  const Volume& L = spine.labels;
+  for (std::size_t k = 0; k < L.size[2]; k += 2) // every 2nd voxel: the window is 2 mm wider
+    for (std::size_t j = 0; j < L.size[1]; j += 2)
+      for (std::size_t i = 0; i < L.size[0]; i += 2)
+        if (const auto it = byLabel.find(L.at(i, j, k)); it != byLabel.end())
+          it->second->push_back(L.indexToLps({double(i), double(j), double(k)}));
+  if (bone.empty()) {
+    const std::string w = "WARNING: " + o.spineDir.string() +
+                          ": none of the plan's levels is in this segmentation; every path is "
+                          "drawn with the frame's one pose";
+    std::cout << w << "\n";
+    warnings.push_back(w);
+  }
+  return std::optional<LevelTracker>(std::in_place, reg, std::move(bone));
+}
+
 int replayCommand(const OverlayCliOptions& o) {
   const auto loaded = loadInputs(o);
   if (!loaded) return kInputProblem;
@@ -252,6 +284,8 @@ int replayCommand(const OverlayCliOptions& o) {
   for (const auto& text : o.landmarks)
     marks.push_back(parseLandmark(text));
   tracker.useLandmarks(marks);
+  json warnings = json::array();
+  std::optional<LevelTracker> levelTracker = levelTrackerFor(o, ct, plan, reg, warnings);
   int rc = kOk;
   for (const XRayRunEntry& entry : runs.runs) {
     const XRayRun& run = entry.run;
@@ -277,9 +311,19 @@ int replayCommand(const OverlayCliOptions& o) {
       else
         std::cout << "NOT registered: " << r.reason;
       std::cout << " [" << t.how << "]";
+      // Level by level (--spine): each planned level's own pose.
+      const std::map<std::string, RegistrationResult> levelPoses =
+          levelTracker ? levelTracker->next(t, f > 0) : std::map<std::string, RegistrationResult>{};
+      for (const auto& [level, lr] : levelPoses)
+        std::cout << "; " << level << " alone: "
+                  << (lr.accepted ? "+-" + fixedDecimals(lr.inPlaneErrorMm, 1) + " mm in plane"
+                                  : "not registered: " + lr.reason);
       if (r.accepted) std::cout << "; needles: " << needlesToPlanText(t.needles, plan);
       std::cout << "\n";
-      if (!r.accepted) rc = kInputProblem;
+      bool anyLevel = false;
+      for (const auto& [level, lr] : levelPoses)
+        anyLevel = anyLevel || lr.accepted;
+      if (!r.accepted && !anyLevel) rc = kInputProblem;
     }
   }
   return rc;
@@ -297,34 +341,7 @@ int overlayCommand(const OverlayCliOptions& o) {
       warnings.push_back(*w);
     }
   const Registration2D3D reg(ct);
-  // Per level: each planned level's bone from the segmentation.
-  std::optional<LevelTracker> levelTracker;
-  if (!o.spineDir.empty()) {
-    const SpineModel spine = readSpineFolder(o.spineDir, ct);
-    std::map<std::string, int> labelOf;
-    for (const auto& v : spine.vertebrae)
-      labelOf[v.level] = v.label;
-    std::map<std::string, std::vector<Vec3>> bone;
-    for (const auto& t : plan)
-      if (labelOf.count(t.boneLevel)) bone[t.boneLevel];
-    std::map<int, std::vector<Vec3>*> byLabel;
-    for (auto& [level, pts] : bone)
-      byLabel[labelOf[level]] = &pts;
-    const Volume& L = spine.labels;
-    for (std::size_t k = 0; k < L.size[2]; k += 2) // every 2nd voxel: the window is 2 mm wider
-      for (std::size_t j = 0; j < L.size[1]; j += 2)
-        for (std::size_t i = 0; i < L.size[0]; i += 2)
-          if (const auto it = byLabel.find(L.at(i, j, k)); it != byLabel.end())
-            it->second->push_back(L.indexToLps({double(i), double(j), double(k)}));
-    if (bone.empty()) {
-      const std::string w = "WARNING: " + o.spineDir.string() +
-                            ": none of the plan's levels is in this segmentation; every path is "
-                            "drawn with the frame's one pose";
-      std::cout << w << "\n";
-      warnings.push_back(w);
-    }
-    levelTracker.emplace(reg, std::move(bone));
-  }
+  std::optional<LevelTracker> levelTracker = levelTrackerFor(o, ct, plan, reg, warnings);
   IntensifierDistortion distortion0;
   distortion0.k = o.pincushionK;
   distortion0.fieldRadiusPx = o.fieldRadiusPx;
@@ -356,12 +373,15 @@ int overlayCommand(const OverlayCliOptions& o) {
       const std::map<std::string, RegistrationResult> levelPoses =
           levelTracker ? levelTracker->next(tf, f > 0)
                        : std::map<std::string, RegistrationResult>{};
+      // The needles against the plan, at the frame's pose: per level they
+      // cannot yet be told apart reliably (issue note).
+      const std::vector<NeedleToPlan>& needles = tf.needles;
       // Each run's first registered frame: a view for the two-view pose.
       if (tf.registration.accepted && (views.empty() || views.back().file != run.header.path))
         views.push_back({run.header.path, f, tf.image,
                          frameGeometry(run, f, tf.registration.geometry.isocentreLps).geometry,
                          tf.registration});
-      if (const auto when = frameTimeSeconds(run, f)) timedNeedles.push_back({*when, tf.needles});
+      if (const auto when = frameTimeSeconds(run, f)) timedNeedles.push_back({*when, needles});
       const RegistrationResult& r = tf.registration;
       const std::string& how = tf.how;
       const auto& v = tf.samples;
@@ -409,7 +429,7 @@ int overlayCommand(const OverlayCliOptions& o) {
                {"target_in_frame", p.targetInFrame}});
         }
         // The needles found, in magenta, each with its tip's distance to its target.
-        for (const NeedleToPlan& n : tf.needles) {
+        for (const NeedleToPlan& n : needles) {
           const auto tip = distortion.distort(n.needle.tipPx[0], n.needle.tipPx[1]),
                      end = distortion.distort(n.needle.shaftEndPx[0], n.needle.shaftEndPx[1]);
           line(pic, end[0], end[1], tip[0], tip[1], {255, 0, 255});
@@ -511,10 +531,10 @@ int overlayCommand(const OverlayCliOptions& o) {
             {r.geometry.isocentreLps.x, r.geometry.isocentreLps.y, r.geometry.isocentreLps.z}},
            {"trajectories", trajectories},
            {"levels", levelsJson(levelPoses)},
-           {"needles", needlesJson(tf.needles, plan, distortion)}});
+           {"needles", needlesJson(needles, plan, distortion)}});
       std::cout << base << ": " << (r.accepted ? "registered" : "NOT registered") << " (" << how
                 << "); " << r.reason;
-      if (r.accepted) std::cout << "; needles: " << needlesToPlanText(tf.needles, plan);
+      if (r.accepted) std::cout << "; needles: " << needlesToPlanText(needles, plan);
       for (const auto& [level, lr] : levelPoses)
         std::cout << "; " << level << " alone: "
                   << (lr.accepted ? "+-" + fixedDecimals(lr.inPlaneErrorMm, 1) + " mm in plane"

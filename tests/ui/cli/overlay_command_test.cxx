@@ -224,6 +224,35 @@ TEST(ReplayCommand, LandmarksTheUserMarksStartTheFirstFrame) {
   EXPECT_NE(bad.output.find("--landmark '1,2=3,4'"), std::string::npos) << bad.output;
 }
 
+// With the CT's segmentation, replay also registers each planned level
+// alone and says per frame how sure each is, as overlay does.
+TEST(ReplayCommand, WithTheSegmentationEachPlannedLevelIsRegisteredAlone) {
+  const fs::path dir = freshDir("replay_per_level");
+  const std::string ct = "'" + (kCase / "ct_prone").string() + "'";
+  const auto seg =
+      runCommandLine(fp() + " segment " + ct + " -q --out '" + (dir / "seg").string() + "' 2>&1");
+  ASSERT_EQ(seg.exitCode, 0) << seg.output;
+  const auto plan = runCommandLine(fp() + " plan " + ct + " --spine '" + (dir / "seg").string() +
+                                   "' --joints L4-L5 --side left --needle 150mm -q --out '" +
+                                   (dir / "plan").string() + "' 2>&1");
+  ASSERT_EQ(plan.exitCode, 0) << plan.output;
+  const auto r =
+      runCommandLine(fp() + " replay " + ct + " '" + (kCase / "runs" / "run1_ap.dcm").string() +
+                     "' --plan '" + (dir / "plan" / "plan.json").string() + "' --spine '" +
+                     (dir / "seg").string() + "' --pincushion 0.08 --field-radius 250 2>&1");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  std::size_t frames = 0, levelLines = 0;
+  for (std::size_t pos = 0; (pos = r.output.find("  frame ", pos)) != std::string::npos; ++pos)
+    ++frames;
+  for (std::size_t pos = 0; (pos = r.output.find("L5 alone: +-", pos)) != std::string::npos; ++pos)
+    ++levelLines;
+  EXPECT_EQ(frames, 5u) << r.output;
+  // L4-L5 left: the L3 medial branch on the L4, the L4's on the L5; the
+  // L5 registers alone on every frame.
+  EXPECT_EQ(levelLines, frames) << r.output;
+  EXPECT_NE(r.output.find("L4 alone: "), std::string::npos) << r.output;
+}
+
 TEST(OverlayCommand, TwoRunsOfOnePatientGiveTheDepthAsOnePose) {
   // The AP and the lateral run of the patient lying still: their first
   // frames registered as one pose put the isocentre where the generator
