@@ -194,6 +194,19 @@ std::map<std::string, RegistrationResult> LevelTracker::next(const TrackedFrame&
       r = reg_.runLevel(frame.image, start, bone, 2, tracking);
     }
     if (!r.accepted && base) r = reg_.runLevel(frame.image, *base, bone, 2, options_);
+    if (!r.accepted && base && !whole.accepted) {
+      // Started from landmarks, whose fit leaves depth where the DICOM
+      // pose's guess put it: a single level started 20-40 mm off in depth
+      // can settle on a wrong pose. Try 25 mm nearer and farther, and keep
+      // the best that registers.
+      for (double d : {-25.0, 25.0}) {
+        RegistrationResult start = *base;
+        start.geometry.isocentreLps =
+            start.geometry.isocentreLps + d * start.geometry.detectorDirection();
+        RegistrationResult t = reg_.runLevel(frame.image, start, bone, 2, options_);
+        if (t.accepted && (!r.accepted || t.correlation > r.correlation)) r = t;
+      }
+    }
     out[level] = r;
   }
   previous_ = out;

@@ -73,7 +73,9 @@ private:
 // moved, with tracking; a level that then fails, or a run's first frame,
 // starts from the frame's pose, or from the user's landmarks when the
 // whole frame did not register on them (as a prone frame over a supine CT
-// may not: no one pose fits it).
+// may not: no one pose fits it); from landmarks, also 25 mm nearer and
+// farther in depth when the first try fails, since their fit leaves depth
+// at the DICOM pose's guess.
 class LevelTracker {
 public:
   // `boneByLevel`: each planned level's bone points in the CT (LPS mm).
