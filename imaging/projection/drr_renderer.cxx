@@ -81,11 +81,13 @@ Drr DrrRenderer::render(const CArmGeometry& g, const DrrOptions& o,
   const float* mu = mu_.data();
   const std::size_t stride[3] = {1, n_[0], n_[0] * n_[1]};
   const std::size_t sm = stride[m], s1 = stride[a1], s2 = stride[a2];
-  // The detector's pixel grid, once: CArmGeometry derives its directions
-  // from the angles (trigonometry) on every call.
-  const Vec3 centre = g.detectorCentreLps(), colStep = g.pixelMm * g.columnDirection(),
-             rowStep = g.pixelMm * g.rowDirection();
-  const Vec3 pixel00 = centre - g.principalColumn * colStep - g.principalRow * rowStep;
+  // The detector's frame, once: CArmGeometry derives its directions from
+  // the angles (trigonometry) on every call. Pixels are placed as
+  // CArmGeometry::pixelLps places them, operation for operation.
+  const Vec3 centre = g.detectorCentreLps(), colDir = g.columnDirection(),
+             rowDir = g.rowDirection();
+  const std::vector<uint8_t>* mask =
+      o.pixelMask && o.pixelMask->size() == std::size_t(g.columns) * g.rows ? o.pixelMask : nullptr;
   constexpr unsigned kBand = 8;
   const std::size_t bands = (g.rows + kBand - 1) / kBand;
   parallelFor(
@@ -101,7 +103,9 @@ Drr DrrRenderer::render(const CArmGeometry& g, const DrrOptions& o,
         const unsigned r1 = std::min<unsigned>(g.rows, unsigned(band + 1) * kBand);
         for (unsigned r = unsigned(band) * kBand; r < r1; ++r)
           for (unsigned c = 0; c < g.columns; ++c) {
-            const Vec3 p = pixel00 + double(c) * colStep + double(r) * rowStep;
+            if (mask && !(*mask)[std::size_t(r) * g.columns + c]) continue;
+            const Vec3 p = centre + ((double(c) - g.principalColumn) * g.pixelMm) * colDir +
+                           ((double(r) - g.principalRow) * g.pixelMm) * rowDir;
             const Vec3 dir = lpsToIndex_ * (p - origin_) - s0;
             if (std::abs(dir[m]) < 1e-9) continue;
             double t0 = 0, t1 = 1;

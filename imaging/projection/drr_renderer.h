@@ -9,6 +9,7 @@
 // The renderer holds the CT once as attenuation relative to water (float),
 // optionally block-averaged to a coarser grid for registration, so that
 // each render only marches rays: it runs inside the registration loop.
+#include <cstdint>
 #include <vector>
 
 #include "imaging/core/progress.h"
@@ -24,6 +25,9 @@ struct Drr {
 
 struct DrrOptions {
   unsigned threads = 0; // 0: all cores
+  // Optional, columns x rows: only pixels marked non-zero are rendered, the
+  // rest stay 0 (a registration compares only some pixels). Not owned.
+  const std::vector<uint8_t>* pixelMask = nullptr;
 };
 
 class DrrRenderer {

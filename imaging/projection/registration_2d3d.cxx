@@ -21,6 +21,10 @@ struct Level {
   bool blur = false;                             // the DRR is blurred as the frame was
   std::vector<uint32_t> alongColumns, alongRows; // the pixels compared
   std::vector<float> frameGradients;             // normalisedGradients of the frame
+  // The DRR pixels the comparison reads: the compared pixels, their
+  // neighbours, and the 2-3 pixels an in-plane Jacobian column's shift or
+  // turn reaches; empty: all (the blurred level reads every pixel).
+  std::vector<uint8_t> renderMask;
 };
 
 // Block average by `f`; a block is compared only if all its pixels are.
@@ -200,12 +204,26 @@ CArmGeometry posed(const CArmGeometry& start, const Params& p) {
 }
 
 Level makeLevel(unsigned factor, RegistrationImage image, const DrrRenderer& renderer, bool blur) {
-  Level L{factor, std::move(image), &renderer, blur, {}, {}, {}};
+  Level L{factor, std::move(image), &renderer, blur, {}, {}, {}, {}};
   const unsigned w = L.image.columns, h = L.image.rows;
   if (blur) L.image.value = blurred(L.image.value, w, h);
   L.alongColumns = gradientPixels(L.image.mask, w, h, 1);
   L.alongRows = gradientPixels(L.image.mask, w, h, w);
   L.frameGradients = normalisedGradients(L.image.value, w, L.alongColumns, L.alongRows);
+  if (!blur) {
+    constexpr int kReach = 4; // 1 for the gradient, up to ~2 for a Jacobian's shift, 1 spare
+    L.renderMask.assign(std::size_t(w) * h, 0);
+    for (const auto* pixels : {&L.alongColumns, &L.alongRows})
+      for (const uint32_t i : *pixels) {
+        const int r = int(i / w), c = int(i % w);
+        for (int dr = -kReach; dr <= kReach; ++dr)
+          for (int dc = -kReach; dc <= kReach; ++dc) {
+            const int rr = r + dr, cc = c + dc;
+            if (rr >= 0 && cc >= 0 && rr < int(h) && cc < int(w))
+              L.renderMask[std::size_t(rr) * w + std::size_t(cc)] = 1;
+          }
+      }
+  }
   return L;
 }
 
@@ -511,7 +529,9 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
   auto evaluate = [&](const Level& L, const Params& p) {
     Eval e;
     e.p = p;
-    const Drr d = L.renderer->render(atLevel(posed(start, p), L.factor), drrOptions);
+    DrrOptions masked = drrOptions;
+    if (!L.renderMask.empty()) masked.pixelMask = &L.renderMask;
+    const Drr d = L.renderer->render(atLevel(posed(start, p), L.factor), masked);
     ++res.drrsRendered;
     if (L.frameGradients.empty()) return e;
     e.image = L.blur ? blurred(d.lineIntegral, L.image.columns, L.image.rows) : d.lineIntegral;
@@ -777,7 +797,9 @@ TwoViewResult Registration2D3D::runTwoViews(const RegistrationImage& frameA,
       e.p = p;
       const auto g = posesAt(p);
       for (std::size_t k = 0; k < 2; ++k) {
-        const Drr d = renderer.render(atLevel(g[k], 4), drrOptions);
+        DrrOptions masked = drrOptions;
+        masked.pixelMask = &L[k].renderMask;
+        const Drr d = renderer.render(atLevel(g[k], 4), masked);
         ++out.drrsRendered;
         const auto n = normalisedGradients(d.lineIntegral, L[k].image.columns, L[k].alongColumns,
                                            L[k].alongRows);
