@@ -159,17 +159,23 @@ TEST(PlanSample, ThoracicJointBlock) {
   checkFacetPlan(c, planProcedure(c.ct, c.spine, r), 2, false);
 }
 
+// A neck request as DESIGN.md section 3 has it done: supine, 100 mm needle.
+ProcedureRequest neckRequest(const std::string& joints, Side side, Procedure procedure) {
+  ProcedureRequest r = facetRf(joints, side);
+  r.procedure = procedure;
+  r.prone = false;
+  r.needle.lengthMm = 100;
+  return r;
+}
+
 // The neck, supine, lateral approach (DESIGN.md section 3): joint C4-C5
 // is the C4 and C5 medial branches, on the waists of their own pillars;
 // every path safe on the true labels (vertebral artery included), on its
 // own side, to within 2 mm of the true nerve.
 TEST(PlanSample, CervicalBilateralBlockIsFourLateralNeedles) {
   const Case& c = sampleCase("cervical");
-  ProcedureRequest r = facetRf("C4-C5", Side::Both);
-  r.procedure = Procedure::FacetBlock;
-  r.prone = false;
-  r.needle.lengthMm = 100;
-  const Plan p = planProcedure(c.ct, c.spine, r);
+  const Plan p =
+      planProcedure(c.ct, c.spine, neckRequest("C4-C5", Side::Both, Procedure::FacetBlock));
   checkFacetPlan(c, p, 4, false);
   std::vector<std::string> nerves;
   for (const auto& n : p.needles) {
@@ -191,10 +197,8 @@ TEST(PlanSample, CervicalBilateralBlockIsFourLateralNeedles) {
 // C2-C3 is the third occipital nerve alone.
 TEST(PlanSample, CervicalRfSaysTheLateralApproachCrossesTheNerve) {
   const Case& c = sampleCase("cervical");
-  ProcedureRequest r = facetRf("C2-C3,C3-C4", Side::Right);
-  r.prone = false;
-  r.needle.lengthMm = 100;
-  const Plan p = planProcedure(c.ct, c.spine, r);
+  const Plan p =
+      planProcedure(c.ct, c.spine, neckRequest("C2-C3,C3-C4", Side::Right, Procedure::FacetRf));
   checkFacetPlan(c, p, 3, false);
   std::vector<std::string> nerves;
   for (const auto& n : p.needles) {

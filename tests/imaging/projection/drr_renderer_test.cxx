@@ -24,14 +24,20 @@ Volume cube() {
       }
   return v;
 }
+
+// A square detector of n pixels of `pixelMm`, centred on the beam.
+CArmGeometry detector(unsigned n, double pixelMm) {
+  CArmGeometry g;
+  g.columns = g.rows = n;
+  g.pixelMm = pixelMm;
+  g.principalColumn = g.principalRow = (double(n) - 1) / 2;
+  return g;
+}
 } // namespace
 
 TEST(DrrRenderer, LineIntegralsThroughAWaterCube) {
   const Volume v = cube();
-  CArmGeometry g;
-  g.columns = g.rows = 128;
-  g.pixelMm = 2.0;
-  g.principalColumn = g.principalRow = 63.5;
+  CArmGeometry g = detector(128, 2.0);
   g.sourceToDetectorMm = 1000;
   g.sourceToIsocentreMm = 750;
   const Drr d = renderDrr(v, g);
@@ -55,10 +61,7 @@ TEST(DrrRenderer, LineIntegralsThroughAWaterCube) {
 // renderer is reused inside the registration loop).
 TEST(DrrRenderer, CoarseVolumeAgreesWithFullResolution) {
   const Volume v = cube();
-  CArmGeometry g;
-  g.columns = g.rows = 64;
-  g.pixelMm = 4.0;
-  g.principalColumn = g.principalRow = 31.5;
+  CArmGeometry g = detector(64, 4.0);
   const DrrRenderer fine(v), coarse(v, 2.0);
   EXPECT_NEAR(coarse.spacingMm().x, 2.0, 1e-9);
   const Drr a = fine.render(g), b = coarse.render(g), again = fine.render(g);
@@ -86,10 +89,7 @@ TEST(DrrRenderer, CoarseVolumeAgreesWithFullResolution) {
 // render has it; the others stay 0 (the registration reads only some).
 TEST(DrrRenderer, MaskedRenderIsTheFullRenderOnTheMaskedPixels) {
   const Volume v = cube();
-  CArmGeometry g;
-  g.columns = g.rows = 64;
-  g.pixelMm = 4.0;
-  g.principalColumn = g.principalRow = 31.5;
+  CArmGeometry g = detector(64, 4.0);
   g.primaryDeg = 25;
   const DrrRenderer r(v);
   const Drr full = r.render(g);
