@@ -13,6 +13,52 @@ std::array<double, 2> projectToFrame(const CArmGeometry& g, const IntensifierDis
   return d.distort(ideal[0], ideal[1]);
 }
 
+VertebraInFrame projectVertebra(const CArmGeometry& g, const IntensifierDistortion& d,
+                                const std::string& level, const std::vector<Vec3>& boneLps,
+                                Vec3 bodyCentroidLps, unsigned cellPx) {
+  VertebraInFrame out;
+  out.level = level;
+  const unsigned cell = std::max(1u, cellPx);
+  const long nc = long(g.columns / cell) + 1, nr = long(g.rows / cell) + 1;
+  std::vector<uint8_t> shadow(std::size_t(nc * nr), 0);
+  for (const Vec3& p : boneLps) {
+    const auto px = projectToFrame(g, d, p);
+    const long c = long(std::floor(px[0] / cell)), r = long(std::floor(px[1] / cell));
+    if (c >= 0 && r >= 0 && c < nc && r < nr) shadow[std::size_t(r * nc + c)] = 1;
+  }
+  // Closed (dilated, then eroded, by one cell): the points are bone
+  // voxels a little apart, and their shadow has holes a cell wide.
+  auto closedOnce = [&](const std::vector<uint8_t>& in, bool dilate) {
+    std::vector<uint8_t> out(in.size(), 0);
+    for (long r = 0; r < nr; ++r)
+      for (long c = 0; c < nc; ++c) {
+        bool any = false, all = true;
+        for (long dr = -1; dr <= 1; ++dr)
+          for (long dc = -1; dc <= 1; ++dc) {
+            const long rr = r + dr, cc = c + dc;
+            const bool v =
+                rr >= 0 && cc >= 0 && rr < nr && cc < nc && in[std::size_t(rr * nc + cc)];
+            any = any || v;
+            all = all && v;
+          }
+        out[std::size_t(r * nc + c)] = dilate ? any : all;
+      }
+    return out;
+  };
+  shadow = closedOnce(closedOnce(shadow, true), false);
+  auto at = [&](long c, long r) {
+    return c >= 0 && r >= 0 && c < nc && r < nr && shadow[std::size_t(r * nc + c)];
+  };
+  for (long r = 0; r < nr; ++r)
+    for (long c = 0; c < nc; ++c)
+      if (at(c, r) && !(at(c - 1, r) && at(c + 1, r) && at(c, r - 1) && at(c, r + 1)))
+        out.outlinePx.push_back({(double(c) + 0.5) * cell, (double(r) + 0.5) * cell});
+  out.bodyPx = projectToFrame(g, d, bodyCentroidLps);
+  out.bodyInFrame = out.bodyPx[0] >= 0 && out.bodyPx[1] >= 0 && out.bodyPx[0] < g.columns &&
+                    out.bodyPx[1] < g.rows;
+  return out;
+}
+
 ProjectedTrajectory projectTrajectory(const CArmGeometry& g, const IntensifierDistortion& d,
                                       const OverlayTrajectory& t) {
   ProjectedTrajectory out;

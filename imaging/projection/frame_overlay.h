@@ -33,6 +33,20 @@ ProjectedTrajectory projectTrajectory(const CArmGeometry& g, const IntensifierDi
 // A stored-frame pixel for an LPS point.
 std::array<double, 2> projectToFrame(const CArmGeometry& g, const IntensifierDistortion& d, Vec3 p);
 
+// A vertebra as the frame shows it: its bone's shadow on a grid of
+// `cellPx` pixel cells, the cells on the shadow's edge (their centres, in
+// stored-frame pixels) and where its body's centre falls, for drawing its
+// outline and name. Empty outline when none of it falls in the frame.
+struct VertebraInFrame {
+  std::string level;
+  std::vector<std::array<double, 2>> outlinePx;
+  std::array<double, 2> bodyPx{};
+  bool bodyInFrame = false;
+};
+VertebraInFrame projectVertebra(const CArmGeometry& g, const IntensifierDistortion& d,
+                                const std::string& level, const std::vector<Vec3>& boneLps,
+                                Vec3 bodyCentroidLps, unsigned cellPx = 2);
+
 // A needle found on a frame against the plan: the planned trajectory whose
 // projected path it lies along (one needle per path, the closest first; -1:
 // none within `matchWithinMm`), how far

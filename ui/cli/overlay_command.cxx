@@ -239,28 +239,40 @@ json levelsJson(const std::map<std::string, RegistrationResult>& levels) {
 
 } // namespace
 
-// Per level (--spine): each planned level's bone from the segmentation,
-// registered alone; none without --spine.
-std::optional<LevelTracker> levelTrackerFor(const OverlayCliOptions& o, const Volume& ct,
-                                            const std::vector<OverlayTrajectory>& plan,
-                                            const Registration2D3D& reg, json& warnings) {
-  if (o.spineDir.empty()) return std::nullopt;
-  const SpineModel spine = readSpineFolder(o.spineDir, ct);
-  std::map<std::string, int> labelOf;
-  for (const auto& v : spine.vertebrae)
-    labelOf[v.level] = v.label;
-  std::map<std::string, std::vector<Vec3>> bone;
-  for (const auto& t : plan)
-    if (labelOf.count(t.boneLevel)) bone[t.boneLevel];
-  std::map<int, std::vector<Vec3>*> byLabel;
-  for (auto& [level, pts] : bone)
-    byLabel[labelOf[level]] = &pts;
+// Every vertebra of the segmentation (--spine), as bone points (every
+// second voxel: an outline drawn in 2-pixel cells, a level window 2 mm
+// wider) and its body's centre.
+struct VertebraPoints {
+  std::string level;
+  std::vector<Vec3> boneLps;
+  Vec3 bodyLps;
+};
+std::vector<VertebraPoints> vertebraPoints(const SpineModel& spine) {
+  std::vector<VertebraPoints> out;
+  std::map<int, std::size_t> byLabel;
+  for (const auto& v : spine.vertebrae) {
+    byLabel[v.label] = out.size();
+    out.push_back({v.level, {}, v.bodyCentroid.lps});
+  }
   const Volume& L = spine.labels;
-  for (std::size_t k = 0; k < L.size[2]; k += 2) // every 2nd voxel: the window is 2 mm wider
+  for (std::size_t k = 0; k < L.size[2]; k += 2)
     for (std::size_t j = 0; j < L.size[1]; j += 2)
       for (std::size_t i = 0; i < L.size[0]; i += 2)
         if (const auto it = byLabel.find(L.at(i, j, k)); it != byLabel.end())
-          it->second->push_back(L.indexToLps({double(i), double(j), double(k)}));
+          out[it->second].boneLps.push_back(L.indexToLps({double(i), double(j), double(k)}));
+  return out;
+}
+
+// Per level (--spine): each planned level's bone, registered alone.
+std::optional<LevelTracker> levelTrackerFor(const OverlayCliOptions& o,
+                                            const std::vector<VertebraPoints>& vertebrae,
+                                            const std::vector<OverlayTrajectory>& plan,
+                                            const Registration2D3D& reg, json& warnings) {
+  if (o.spineDir.empty()) return std::nullopt;
+  std::map<std::string, std::vector<Vec3>> bone;
+  for (const auto& t : plan)
+    for (const auto& v : vertebrae)
+      if (v.level == t.boneLevel) bone[v.level] = v.boneLps;
   if (bone.empty()) {
     const std::string w = "WARNING: " + o.spineDir.string() +
                           ": none of the plan's levels is in this segmentation; every path is "
@@ -269,6 +281,11 @@ std::optional<LevelTracker> levelTrackerFor(const OverlayCliOptions& o, const Vo
     warnings.push_back(w);
   }
   return std::optional<LevelTracker>(std::in_place, reg, std::move(bone));
+}
+
+std::vector<VertebraPoints> vertebraPointsFor(const OverlayCliOptions& o, const Volume& ct) {
+  return o.spineDir.empty() ? std::vector<VertebraPoints>{}
+                            : vertebraPoints(readSpineFolder(o.spineDir, ct));
 }
 
 int replayCommand(const OverlayCliOptions& o) {
@@ -285,7 +302,8 @@ int replayCommand(const OverlayCliOptions& o) {
     marks.push_back(parseLandmark(text));
   tracker.useLandmarks(marks);
   json warnings = json::array();
-  std::optional<LevelTracker> levelTracker = levelTrackerFor(o, ct, plan, reg, warnings);
+  const std::vector<VertebraPoints> vertebrae = vertebraPointsFor(o, ct);
+  std::optional<LevelTracker> levelTracker = levelTrackerFor(o, vertebrae, plan, reg, warnings);
   int rc = kOk;
   for (const XRayRunEntry& entry : runs.runs) {
     const XRayRun& run = entry.run;
@@ -341,7 +359,8 @@ int overlayCommand(const OverlayCliOptions& o) {
       warnings.push_back(*w);
     }
   const Registration2D3D reg(ct);
-  std::optional<LevelTracker> levelTracker = levelTrackerFor(o, ct, plan, reg, warnings);
+  const std::vector<VertebraPoints> vertebrae = vertebraPointsFor(o, ct);
+  std::optional<LevelTracker> levelTracker = levelTrackerFor(o, vertebrae, plan, reg, warnings);
   IntensifierDistortion distortion0;
   distortion0.k = o.pincushionK;
   distortion0.fieldRadiusPx = o.fieldRadiusPx;
@@ -392,7 +411,7 @@ int overlayCommand(const OverlayCliOptions& o) {
       distortion.centreRow = (s.rows - 1) / 2.0;
 
       Rgb8Image pic = toRgb(framePicture(v, s.columns, s.rows));
-      json trajectories = json::array();
+      json trajectories = json::array(), vertebraeJson = json::array();
       const int scale = s.columns >= 400 ? 2 : 1;
       // A pose to draw with: the frame's, else (per level, when the frame
       // as a whole did not register) the first level's that did.
@@ -427,6 +446,28 @@ int overlayCommand(const OverlayCliOptions& o) {
                {"target_px", {p.targetPx[0], p.targetPx[1]}},
                {"active_tip_start_px", {p.activeTipStartPx[0], p.activeTipStartPx[1]}},
                {"target_in_frame", p.targetInFrame}});
+        }
+        // The segmentation's vertebrae, outlined with their names, each by
+        // its own level's pose where that registered, else the frame's: a
+        // doctor counting levels on the screen sees the CT's count.
+        for (const VertebraPoints& vp : vertebrae) {
+          const auto lv = levelPoses.find(vp.level);
+          const bool ownLevel = lv != levelPoses.end() && lv->second.accepted;
+          if (!ownLevel && !r.accepted) continue;
+          const VertebraInFrame vf =
+              projectVertebra(ownLevel ? lv->second.geometry : r.geometry, distortion, vp.level,
+                              vp.boneLps, vp.bodyLps, 2 * scale);
+          if (vf.outlinePx.empty()) continue;
+          for (const auto& q : vf.outlinePx)
+            disc(pic, q[0], q[1], 0, {90, 150, 255});
+          if (vf.bodyInFrame)
+            drawText(pic, int(vf.bodyPx[0]) - 6 * scale * int(vp.level.size()) / 2,
+                     int(vf.bodyPx[1]) - 4 * scale, vp.level, {90, 150, 255}, scale);
+          vertebraeJson.push_back(
+              {{"level", vp.level},
+               {"pose", ownLevel ? "level " + vp.level : std::string("frame")},
+               {"body_px", vf.bodyInFrame ? json({vf.bodyPx[0], vf.bodyPx[1]}) : json(nullptr)},
+               {"outline_cells", vf.outlinePx.size()}});
         }
         // The needles found, in magenta, each with its tip's distance to its target.
         for (const NeedleToPlan& n : needles) {
@@ -531,6 +572,7 @@ int overlayCommand(const OverlayCliOptions& o) {
             {r.geometry.isocentreLps.x, r.geometry.isocentreLps.y, r.geometry.isocentreLps.z}},
            {"trajectories", trajectories},
            {"levels", levelsJson(levelPoses)},
+           {"vertebrae", vertebraeJson},
            {"needles", needlesJson(needles, plan, distortion)}});
       std::cout << base << ": " << (r.accepted ? "registered" : "NOT registered") << " (" << how
                 << "); " << r.reason;

@@ -154,3 +154,43 @@ TEST(FrameOverlay, TheLeftMarkerAndTheLateralSide) {
   g.primaryDeg = 140; // a 40-degree oblique is not lateral
   EXPECT_EQ(lateralSideMarker(g), "");
 }
+
+// A 20 mm cube of bone at the isocentre, seen AP: its shadow is a square
+// of 20 mm times the magnification, its outline the square's edge cells,
+// its body's centre at the principal point.
+TEST(FrameOverlay, AVertebraOutlineIsItsShadowsEdge) {
+  CArmGeometry g;
+  g.columns = g.rows = 256;
+  g.pixelMm = 0.5;
+  g.principalColumn = g.principalRow = 127.5;
+  g.sourceToDetectorMm = 1000;
+  g.sourceToIsocentreMm = 500; // magnification 2: 20 mm is 40 mm, 80 pixels
+  std::vector<Vec3> bone;
+  for (double x = -10; x <= 10; x += 0.5)
+    for (double y = -10; y <= 10; y += 0.5)
+      for (double z = -10; z <= 10; z += 0.5)
+        bone.push_back(g.isocentreLps + Vec3{x, y, z});
+  const IntensifierDistortion none;
+  const VertebraInFrame v = projectVertebra(g, none, "L4", bone, g.isocentreLps, 4);
+  EXPECT_EQ(v.level, "L4");
+  EXPECT_TRUE(v.bodyInFrame);
+  EXPECT_NEAR(v.bodyPx[0], 127.5, 1e-6);
+  EXPECT_NEAR(v.bodyPx[1], 127.5, 1e-6);
+  // The cube's near face is magnified a little more (the source is 490 mm
+  // from it): half-widths of 40-41.7 pixels about the centre.
+  ASSERT_FALSE(v.outlinePx.empty());
+  for (const auto& p : v.outlinePx) {
+    const double half = std::max(std::abs(p[0] - 127.5), std::abs(p[1] - 127.5));
+    EXPECT_GT(half, 36) << p[0] << " " << p[1];
+    EXPECT_LT(half, 44) << p[0] << " " << p[1];
+  }
+  // 4-pixel cells around a ~83-pixel square: about 4 x 21 of them.
+  EXPECT_GT(v.outlinePx.size(), 70u);
+  EXPECT_LT(v.outlinePx.size(), 100u);
+  // Entirely outside the frame: no outline, the body off the frame.
+  CArmGeometry away = g;
+  away.isocentreLps = g.isocentreLps + Vec3{300, 0, 0};
+  const VertebraInFrame off = projectVertebra(away, none, "L4", bone, g.isocentreLps, 4);
+  EXPECT_TRUE(off.outlinePx.empty());
+  EXPECT_FALSE(off.bodyInFrame);
+}
