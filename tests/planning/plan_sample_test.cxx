@@ -118,17 +118,21 @@ void checkFacetPlan(const Case& c, const Plan& plan, std::size_t expectedNeedles
     }
   }
 }
+// The plan's nerves, sorted ("L4 medial branch", or with its side).
+std::vector<std::string> sortedNerves(const Plan& p, bool withSide = false) {
+  std::vector<std::string> out;
+  for (const auto& n : p.needles)
+    out.push_back(withSide ? n.nerve + " " + n.side : n.nerve);
+  std::sort(out.begin(), out.end());
+  return out;
+}
 } // namespace
 
 TEST(PlanSample, SingleJointLeftIsTwoNeedles) {
   const Case& c = sampleCase("supine");
   const Plan p = planProcedure(c.ct, c.spine, facetRf("L4-L5", Side::Left));
   checkFacetPlan(c, p, 2, true);
-  std::vector<std::string> nerves;
-  for (const auto& n : p.needles)
-    nerves.push_back(n.nerve);
-  std::sort(nerves.begin(), nerves.end());
-  EXPECT_EQ(nerves, (std::vector<std::string>{"L3 medial branch", "L4 medial branch"}));
+  EXPECT_EQ(sortedNerves(p), (std::vector<std::string>{"L3 medial branch", "L4 medial branch"}));
 }
 
 TEST(PlanSample, TwoJointsLeftIsThreeNeedles) {
@@ -145,11 +149,7 @@ TEST(PlanSample, L5S1IsL4MedialBranchAndL5DorsalRamus) {
   const Case& c = sampleCase("supine");
   const Plan p = planProcedure(c.ct, c.spine, facetRf("L5-S1", Side::Right));
   checkFacetPlan(c, p, 2, true);
-  std::vector<std::string> nerves;
-  for (const auto& n : p.needles)
-    nerves.push_back(n.nerve);
-  std::sort(nerves.begin(), nerves.end());
-  EXPECT_EQ(nerves, (std::vector<std::string>{"L4 medial branch", "L5 dorsal ramus"}));
+  EXPECT_EQ(sortedNerves(p), (std::vector<std::string>{"L4 medial branch", "L5 dorsal ramus"}));
 }
 
 TEST(PlanSample, ThoracicJointBlock) {
@@ -177,9 +177,7 @@ TEST(PlanSample, CervicalBilateralBlockIsFourLateralNeedles) {
   const Plan p =
       planProcedure(c.ct, c.spine, neckRequest("C4-C5", Side::Both, Procedure::FacetBlock));
   checkFacetPlan(c, p, 4, false);
-  std::vector<std::string> nerves;
   for (const auto& n : p.needles) {
-    nerves.push_back(n.nerve + " " + n.side);
     ASSERT_TRUE(n.best.has_value());
     // From the side: the needle runs within 45 degrees of the patient's
     // left-right axis, and its down-the-needle view is a lateral one.
@@ -188,9 +186,9 @@ TEST(PlanSample, CervicalBilateralBlockIsFourLateralNeedles) {
     EXPECT_TRUE(n.best->downTheNeedle.reachable) << n.best->downTheNeedle.whyNot;
     EXPECT_GT(n.best->downTheNeedle.obliqueDeg, 60) << n.best->downTheNeedle.words;
   }
-  std::sort(nerves.begin(), nerves.end());
-  EXPECT_EQ(nerves, (std::vector<std::string>{"C4 medial branch left", "C4 medial branch right",
-                                              "C5 medial branch left", "C5 medial branch right"}));
+  EXPECT_EQ(sortedNerves(p, true),
+            (std::vector<std::string>{"C4 medial branch left", "C4 medial branch right",
+                                      "C5 medial branch left", "C5 medial branch right"}));
 }
 
 // RF by the lateral approach crosses the nerve: planned, and says so.
@@ -200,16 +198,13 @@ TEST(PlanSample, CervicalRfSaysTheLateralApproachCrossesTheNerve) {
   const Plan p =
       planProcedure(c.ct, c.spine, neckRequest("C2-C3,C3-C4", Side::Right, Procedure::FacetRf));
   checkFacetPlan(c, p, 3, false);
-  std::vector<std::string> nerves;
   for (const auto& n : p.needles) {
-    nerves.push_back(n.nerve);
     ASSERT_TRUE(n.best.has_value());
     EXPECT_NE(n.best->reasons.find("lateral approach"), std::string::npos) << n.best->reasons;
     EXPECT_NE(n.best->reasons.find("NOTE"), std::string::npos) << n.best->reasons;
   }
-  std::sort(nerves.begin(), nerves.end());
-  EXPECT_EQ(nerves, (std::vector<std::string>{"C3 medial branch", "C4 medial branch",
-                                              "third occipital nerve"}));
+  EXPECT_EQ(sortedNerves(p), (std::vector<std::string>{"C3 medial branch", "C4 medial branch",
+                                                       "third occipital nerve"}));
 }
 
 TEST(PlanSample, ProneBothSidesNeverSwapped) {
