@@ -100,18 +100,18 @@ Trajectory evaluatePath(const PathScene& scene, const SpineModel& spine,
     rules.canalAllowanceMm = 6;
   }
   t.check = scene.check(entry, target, rules);
-  // The kidney (T11-L3) and the pleura (thoracic) lie lateral to the
-  // transverse processes, and segmentation does not show them: a path keeps
-  // to the posterior paraspinal compartment. Once 20 mm out to the side of
-  // its target it must be behind it by more than it is lateral: 45 degrees
-  // from the sagittal plane at most, 35 degrees beside T11-L3, where the
-  // kidney's back lies level with the transverse processes.
+  // What segmentation does not show, and a path must keep clear of. The
+  // neck: the vertebral artery runs in front of the articular pillars
+  // through the transverse foramina (C1-C6), the carotid sheath farther
+  // forward; a needle to the pillar keeps behind them: no point of it more
+  // than 2 mm in front of its target. The trunk: the kidney (T11-L3) and
+  // the pleura (thoracic) lie lateral to the transverse processes; a path
+  // keeps to the posterior paraspinal compartment. Once 20 mm out to the
+  // side of its target it must be behind it by more than it is lateral: 45
+  // degrees from the sagittal plane at most, 35 degrees beside T11-L3,
+  // where the kidney's back lies level with the transverse processes.
   const bool neck = bone->label >= 1 && bone->label <= 7;
   if (neck && req.procedure != Procedure::Scs) {
-    // The vertebral artery runs in front of the articular pillars through
-    // the transverse foramina (C1-C6), the carotid sheath farther forward;
-    // segmentation shows neither. A needle to the pillar keeps behind
-    // them: no point of it more than 2 mm in front of its target.
     const double len = norm(target - entry);
     const double targetDepth = dot(target - ax.origin, ax.posterior);
     for (double s = 0; s < len; s += 1.0) {
