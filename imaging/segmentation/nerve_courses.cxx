@@ -47,6 +47,28 @@ bool inGrid(const SpineModel& model, Vec3 p) {
   return model.labels.containsIndex(model.labels.lpsToIndex(p));
 }
 
+// Fills c's course from the groove measured on `bone` (moved `lift` mm
+// toward the head), or says why there is none.
+void placeOnGroove(const SpineModel& model, const VertebraModel& bone,
+                   const std::optional<NerveGroove>& groove, double liftMm, NerveCourse& c) {
+  const Vec3 lift = liftMm * bone.axes.cranial;
+  if (!groove) {
+    c.reason = bone.partial ? "the " + bone.level + " is cut by the scan's edge"
+                            : "the bone it lies on was not found on the " + bone.level;
+  } else if (!inGrid(model, groove->cranialLps + lift) ||
+             !inGrid(model, groove->caudalLps + lift)) {
+    c.reason = "the course over the " + bone.level + " runs out of the scan";
+  } else {
+    c.inScan = true;
+    c.cranialLps = groove->cranialLps + lift;
+    c.caudalLps = groove->caudalLps + lift;
+    c.confidence = groove->confidence * (bone.namingCertain ? 1.0 : 0.7);
+    c.method = groove->method;
+    c.reason = bone.namingCertain ? "level names certain"
+                                  : "level names uncertain: check the count before treating";
+  }
+}
+
 // Cervical medial branches are named for the pillar they wrap around (the
 // C4 medial branch crosses the waist of the C4 pillar; joint C4-C5 is
 // supplied by C4 and C5): C5 at the waist, C3, C4, C6 and C7 slightly
@@ -65,22 +87,7 @@ void cervicalCourses(const SpineModel& model, const VertebraModel& bone,
       c.boneLevel = bone.level;
       c.nerve = nerve;
       c.bone = boneText;
-      const Vec3 lift = liftMm * bone.axes.cranial;
-      if (!groove) {
-        c.reason = bone.partial ? "the " + bone.level + " is cut by the scan's edge"
-                                : "the bone it lies on was not found on the " + bone.level;
-      } else if (!inGrid(model, groove->cranialLps + lift) ||
-                 !inGrid(model, groove->caudalLps + lift)) {
-        c.reason = "the course over the " + bone.level + " runs out of the scan";
-      } else {
-        c.inScan = true;
-        c.cranialLps = groove->cranialLps + lift;
-        c.caudalLps = groove->caudalLps + lift;
-        c.confidence = groove->confidence * (bone.namingCertain ? 1.0 : 0.7);
-        c.method = groove->method;
-        c.reason = bone.namingCertain ? "level names certain"
-                                      : "level names uncertain: check the count before treating";
-      }
+      placeOnGroove(model, bone, groove, liftMm, c);
       out.push_back(c);
     };
     if (bone.label == 3)
@@ -118,20 +125,7 @@ std::vector<NerveCourse> nerveCourses(const SpineModel& model) {
       const auto& groove = cornerType(bone.label)
                                ? (left ? bone.cornerGrooveLeft : bone.cornerGrooveRight)
                                : (left ? bone.rootGrooveLeft : bone.rootGrooveRight);
-      if (groove && !(inGrid(model, groove->cranialLps) && inGrid(model, groove->caudalLps))) {
-        c.reason = "the course over the " + bone.level + " runs out of the scan";
-      } else if (groove) {
-        c.inScan = true;
-        c.cranialLps = groove->cranialLps;
-        c.caudalLps = groove->caudalLps;
-        c.confidence = groove->confidence * (bone.namingCertain ? 1.0 : 0.7);
-        c.method = groove->method;
-        c.reason = bone.namingCertain ? "level names certain"
-                                      : "level names uncertain: check the count before treating";
-      } else {
-        c.reason = bone.partial ? "the " + bone.level + " is cut by the scan's edge"
-                                : "the bone it lies on was not found on the " + bone.level;
-      }
+      placeOnGroove(model, bone, groove, 0.0, c);
       out.push_back(c);
     }
   }

@@ -47,11 +47,16 @@ std::size_t nearestCanal(const SpineModel& m, Vec3 p) {
   return best;
 }
 
-bool boneAt(const Volume& labels, int16_t label, Vec3 lps) {
+// The label at an LPS point (nearest voxel); 0 outside the grid.
+int16_t labelAt(const Volume& labels, Vec3 lps) {
   const Vec3 idx = labels.lpsToIndex(lps);
-  if (!labels.containsIndex(idx)) return false;
+  if (!labels.containsIndex(idx)) return 0;
   return labels.at(std::size_t(std::lround(idx.x)), std::size_t(std::lround(idx.y)),
-                   std::size_t(std::lround(idx.z))) == label;
+                   std::size_t(std::lround(idx.z)));
+}
+
+bool boneAt(const Volume& labels, int16_t label, Vec3 lps) {
+  return labelAt(labels, lps) == label;
 }
 
 VertebraAxes axesOf(const SpineModel& m, const VertebraModel& v) {
@@ -155,11 +160,7 @@ void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalV
     if (!sacrum) {
       const double v0 = canal.y + 0.5 * rc, v1 = v0 + 4;
       auto anyVertebra = [&](double u, double v, double w) {
-        const Vec3 idx = m.labels.lpsToIndex(toLps(u, v, w));
-        if (!m.labels.containsIndex(idx)) return false;
-        return spine_label::isVertebra(m.labels.at(std::size_t(std::lround(idx.x)),
-                                                   std::size_t(std::lround(idx.y)),
-                                                   std::size_t(std::lround(idx.z))));
+        return spine_label::isVertebra(labelAt(m.labels, toLps(u, v, w)));
       };
       auto faceU = [&](const std::function<bool(double, double, double)>& isBone, double w0,
                        double w1) -> std::optional<double> {

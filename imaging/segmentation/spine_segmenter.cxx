@@ -765,9 +765,12 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
   const bool lowestTouchesBottom = lowest.lowArc <= arc[K0] + 1;
   const bool sacrum = n >= 2 && lowestTouchesBottom && lowest.highArc - lowest.lowArc > 30 &&
                       double(lowest.voxels) > 1.3 * double(seg[kept[1]].voxels);
-  std::vector<bool> ribs(n);
+  // Rib bone beside each vertebra, as seen (over 0.4 ml); `ribs` keeps
+  // what the count below accepts of it.
+  std::vector<bool> ribsSeen(n);
   for (std::size_t m = 0; m < n; ++m)
-    ribs[m] = double(seg[kept[m]].ribVoxels) * voxelMl > 0.4;
+    ribsSeen[m] = double(seg[kept[m]].ribVoxels) * voxelMl > 0.4;
+  std::vector<bool> ribs = ribsSeen;
   // The thoracic run: from the most cranial vertebra down, while ribs continue.
   std::optional<std::size_t> lastRib;
   // A sliver of vertebra cut by the scan's top edge may show no rib: the run
@@ -836,12 +839,12 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     const std::size_t c7 = *lowestCervical;
     for (std::size_t m = 0; m < n; ++m)
       name[m] = m >= c7 ? 7 - int(m - c7) : 7 + int(c7 - m);
-    const bool t1Ribs = double(seg[kept[c7 - 1]].ribVoxels) * voxelMl > 0.4;
+    const bool t1Ribs = ribsSeen[c7 - 1];
     certain = t1Ribs;
     for (std::size_t m = 0; m < n; ++m)
       if (!certain) alternatives[m] = {verseLevelName(name[m] + 1), verseLevelName(name[m] - 1)};
     for (std::size_t m = 0; m < n; ++m)
-      ribs[m] = m<c7&& double(seg[kept[m]].ribVoxels) * voxelMl> 0.4;
+      ribs[m] = m < c7 && ribsSeen[m];
     ev << "cervical vertebrae from their narrow bodies (narrower than the canal is wide): the "
           "lowest taken as C7, the wider one below as T1"
        << (t1Ribs ? ", which bears ribs"
