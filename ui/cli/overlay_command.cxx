@@ -418,20 +418,28 @@ int overlayCommand(const OverlayCliOptions& o) {
       const RegistrationResult* drawn = r.accepted ? &r : nullptr;
       for (const auto& [level, lr] : levelPoses)
         if (!drawn && lr.accepted) drawn = &lr;
+      // What is drawn on a level (a path's, a vertebra's) uses that level's
+      // own pose where it registered, else the frame's; neither: null.
+      auto poseFor = [&](const std::string& level) -> const CArmGeometry* {
+        const auto lv = levelPoses.find(level);
+        if (lv != levelPoses.end() && lv->second.accepted) return &lv->second.geometry;
+        return r.accepted ? &r.geometry : nullptr;
+      };
+      auto ownPose = [&](const std::string& level) {
+        const auto lv = levelPoses.find(level);
+        return lv != levelPoses.end() && lv->second.accepted;
+      };
       if (drawn) {
         for (const auto& t : plan) {
-          // Its own level's pose where that registered, else the frame's;
-          // neither: not drawn.
-          const auto lv = levelPoses.find(t.boneLevel);
-          const bool ownLevel = lv != levelPoses.end() && lv->second.accepted;
-          if (!ownLevel && !r.accepted) {
+          const CArmGeometry* pose = poseFor(t.boneLevel);
+          const bool ownLevel = ownPose(t.boneLevel);
+          if (!pose) {
             trajectories.push_back({{"name", t.name},
                                     {"pose", nullptr},
                                     {"not_drawn", "neither its level nor the frame registered"}});
             continue;
           }
-          const ProjectedTrajectory p =
-              projectTrajectory(ownLevel ? lv->second.geometry : r.geometry, distortion, t);
+          const ProjectedTrajectory p = projectTrajectory(*pose, distortion, t);
           line(pic, p.entryPx[0], p.entryPx[1], p.targetPx[0], p.targetPx[1], {255, 220, 0});
           for (int d = -1; d <= 1; ++d)
             line(pic, p.activeTipStartPx[0] + d, p.activeTipStartPx[1], p.targetPx[0] + d,
@@ -451,12 +459,10 @@ int overlayCommand(const OverlayCliOptions& o) {
         // its own level's pose where that registered, else the frame's: a
         // doctor counting levels on the screen sees the CT's count.
         for (const VertebraPoints& vp : vertebrae) {
-          const auto lv = levelPoses.find(vp.level);
-          const bool ownLevel = lv != levelPoses.end() && lv->second.accepted;
-          if (!ownLevel && !r.accepted) continue;
+          const CArmGeometry* pose = poseFor(vp.level);
+          if (!pose) continue;
           const VertebraInFrame vf =
-              projectVertebra(ownLevel ? lv->second.geometry : r.geometry, distortion, vp.level,
-                              vp.boneLps, vp.bodyLps, 2 * scale);
+              projectVertebra(*pose, distortion, vp.level, vp.boneLps, vp.bodyLps, 2 * scale);
           if (vf.outlinePx.empty()) continue;
           for (const auto& q : vf.outlinePx)
             disc(pic, q[0], q[1], 0, {90, 150, 255});
@@ -465,7 +471,7 @@ int overlayCommand(const OverlayCliOptions& o) {
                      int(vf.bodyPx[1]) - 4 * scale, vp.level, {90, 150, 255}, scale);
           vertebraeJson.push_back(
               {{"level", vp.level},
-               {"pose", ownLevel ? "level " + vp.level : std::string("frame")},
+               {"pose", ownPose(vp.level) ? "level " + vp.level : std::string("frame")},
                {"body_px", vf.bodyInFrame ? json({vf.bodyPx[0], vf.bodyPx[1]}) : json(nullptr)},
                {"outline_cells", vf.outlinePx.size()}});
         }
