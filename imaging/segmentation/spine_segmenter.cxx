@@ -576,6 +576,33 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
       }
   }
   reportProgress(progress, 0.7, "segment: flooding vertebrae");
+  // Bone in front of the canal (the bodies) lying more than this beyond a
+  // segment's disc planes is not that segment's: where an osteophyte bridges
+  // a disc, or partial volume closes it, the flood would otherwise run up
+  // the cortex into the next body (30 mm on a real thoracolumbar scan).
+  // Posterior elements are left free: a thoracic spinous process or an
+  // inferior articular process reaches a whole level down.
+  const double kBeyondDiscMm = 5.0;
+  struct SliceFrame {
+    Vec3 centre, anterior;
+    double radius = 0;
+  };
+  std::vector<SliceFrame> sliceFrame(d);
+  for (std::size_t k = 0; k < d; ++k) {
+    const std::size_t K = std::clamp(coarseK(k), K0, K1);
+    sliceFrame[k] = {centre[K], anteriorAt(tangentAt(K)), radius[K]};
+  }
+  auto inBody = [&](std::size_t i, std::size_t j, std::size_t k, Vec3* lps) {
+    const Vec3 p = ct.indexToLps({double(i), double(j), double(k)});
+    if (lps) *lps = p;
+    const SliceFrame& sf = sliceFrame[k];
+    return dot(p - sf.centre, sf.anterior) > sf.radius + 2;
+  };
+  auto mayTake = [&](std::size_t p, int16_t lab) {
+    Vec3 q;
+    if (!inBody(p % w, (p / w) % h, p / (w * h), &q)) return true;
+    return distanceToBounds(q, std::size_t(lab - 1)) > -kBeyondDiscMm;
+  };
   {
     using Item = std::pair<int16_t, std::size_t>;
     std::priority_queue<Item> queue;
@@ -602,7 +629,8 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
                                  k > 0 ? p - w * h : p, k + 1 < d ? p + w * h : p};
       int16_t lab = 0;
       for (std::size_t q : nb)
-        if (q != p && labels.hu[q] > 0) lab = labels.hu[q];
+        if (q != p && labels.hu[q] > 0 && labels.hu[q] != lab && mayTake(p, labels.hu[q]))
+          lab = labels.hu[q];
       if (lab == 0) continue;
       labels.hu[p] = lab;
       pushNeighbours(p);
@@ -650,6 +678,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
   // real scans), cancellous voxels still lie between walls of one vertebra:
   // a bone-dense voxel whose in-plane rays meet the same vertebra within
   // 20 mm in at least three of four directions belongs to it.
+  const double kFattyMarrowHu = 0, kMarrowFromDiscMm = 6;
   parallelFor(d, o.threads, [&](std::size_t k) {
     const std::size_t base = k * w * h;
     const long reach = std::lround(20.0 / ct.spacingMm.x);
@@ -657,12 +686,23 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     for (std::size_t j = 0; j < h; ++j)
       for (std::size_t i = 0; i < w; ++i) {
         const std::size_t p = base + j * w + i;
-        if (labels.hu[p] != 0 || ct.hu[p] < 110 || ct.hu[p] > edge) continue;
-        // The partial-volume rim just outside a cortex touches soft tissue;
-        // cancellous bone inside does not.
-        if (i == 0 || j == 0 || i + 1 == w || j + 1 == h || ct.hu[p - 1] < 100 ||
-            ct.hu[p + 1] < 100 || ct.hu[p - w] < 100 || ct.hu[p + w] < 100)
+        if (labels.hu[p] != 0 || ct.hu[p] < kFattyMarrowHu || ct.hu[p] > edge) continue;
+        if (i == 0 || j == 0 || i + 1 == w || j + 1 == h) continue;
+        // Fatty marrow (an older patient's bodies, 0-110 HU) is as dense as
+        // a disc: it counts only deep in a body, away from the disc planes,
+        // and walled in on all four sides.
+        Vec3 q;
+        int need = 3;
+        if (ct.hu[p] < 110) {
+          const int s = inBody(i, j, k, &q) ? segmentOf(q, kMarrowFromDiscMm) : -1;
+          if (s < 0) continue;
+          need = 4;
+        } else if (ct.hu[p - 1] < 100 || ct.hu[p + 1] < 100 || ct.hu[p - w] < 100 ||
+                   ct.hu[p + w] < 100) {
+          // The partial-volume rim just outside a cortex touches soft
+          // tissue; cancellous bone inside does not.
           continue;
+        }
         std::map<int16_t, int> hits;
         const int dirs[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
         for (const auto& dd : dirs)
@@ -678,7 +718,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
             if (ct.hu[q] > edge) break; // another bone (a rib) is in the way
           }
         for (const auto& [l, c] : hits)
-          if (c >= 3) add.push_back({p, l});
+          if (c >= need) add.push_back({p, l});
       }
     for (const auto& [p, l] : add)
       labels.hu[p] = l;
@@ -693,16 +733,18 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     Vec3 sum;
     Vec3 bodySum; // voxels in front of the canal: the body
     std::size_t bodyVoxels = 0;
-    std::vector<std::size_t> bodyHalfWidth =
-        std::vector<std::size_t>(128); // |lateral|, 0.5 mm bins
+    // |lateral| of the body proper, 5 mm in front of the canal (clear of the
+    // pedicles' roots and a cervical body's uncinate processes), 0.5 mm bins.
+    std::vector<std::size_t> bodyHalfWidth = std::vector<std::size_t>(128);
+    std::size_t widthVoxels = 0;
     double canalRadiusSum = 0;
     std::size_t canalSamples = 0;
-    // Width of the body: twice the 95th percentile of its voxels' distance
+    // Width of the body: twice the pct-th percentile of its voxels' distance
     // from the canal's midline.
     double bodyWidthMm(std::size_t pct) const {
       std::size_t seen = 0;
       for (std::size_t b = 0; b < bodyHalfWidth.size(); ++b)
-        if ((seen += bodyHalfWidth[b]) >= bodyVoxels * pct / 100) return double(b + 1);
+        if ((seen += bodyHalfWidth[b]) >= widthVoxels * pct / 100) return double(b + 1);
       return 64;
     }
     double canalDiameterMm() const {
@@ -729,8 +771,11 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
           if (dot(p - centre[Kc], ac) > radius[Kc] + 1) {
             s.bodySum = s.bodySum + p;
             ++s.bodyVoxels;
-            const double lat = std::abs(dot(p - centre[Kc], cross(tangentAt(Kc), ac)));
-            ++s.bodyHalfWidth[std::min<std::size_t>(127, std::size_t(lat * 2))];
+            if (dot(p - centre[Kc], ac) > radius[Kc] + 5) {
+              const double lat = std::abs(dot(p - centre[Kc], cross(tangentAt(Kc), ac)));
+              ++s.bodyHalfWidth[std::min<std::size_t>(127, std::size_t(lat * 2))];
+              ++s.widthVoxels;
+            }
           }
         } else if (inCanal && ct.hu[o3] > edge) {
           // Ribs: bone just beyond the vertebra's lateral reach, near the canal's depth.

@@ -164,8 +164,10 @@ TEST(RealData, SegmentationNamesT11AndT12FromTheRibsAndSaysItIsUncertain) {
   EXPECT_FALSE(m.namingCertain);
   EXPECT_TRUE(m.vertebrae[0].partial);
   // Dice per level against TotalSegmentator's label map, sampled in
-  // physical space. The issue's goal is 0.85; measured 0.474 (T11) and
-  // 0.711 (T12), see the issue note. These floors keep what was reached.
+  // physical space. The issue's goal is 0.85; measured 0.470 (T11) and
+  // 0.738 (T12). The reference is a model's output and puts 35% of its T11
+  // inside T12's body, below the T11-T12 disc (see the issue note). These
+  // floors keep what was reached.
   const Volume ref =
       readVolumeFile(kData / "ct_thoracolumbar_j2k_labels" / "labels_totalsegmentator.nii.gz");
   std::size_t ours[2] = {0, 0}, theirs[2] = {0, 0}, both[2] = {0, 0};
@@ -188,7 +190,7 @@ TEST(RealData, SegmentationNamesT11AndT12FromTheRibsAndSaysItIsUncertain) {
   auto diceOf = [&](int n) { return 2.0 * double(both[n]) / double(ours[n] + theirs[n]); };
   EXPECT_GT(theirs[0], 9000u); // the reference's T11 is where the README says
   EXPECT_GT(diceOf(0), 0.45) << "T11";
-  EXPECT_GT(diceOf(1), 0.68) << "T12";
+  EXPECT_GT(diceOf(1), 0.72) << "T12";
   std::cout << "Dice T11 " << diceOf(0) << ", T12 " << diceOf(1) << "\n";
 }
 
