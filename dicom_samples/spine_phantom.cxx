@@ -155,6 +155,23 @@ double spinousHalfHeight(char region) {
   return region == 'L' || region == 'S' ? 10.0 : (region == 'C' ? 4.0 : 6.0);
 }
 
+// A bar of bone from p0 to p1 (the vertebra's local axes, at one height),
+// as wide and tall as the pedicle, painted only where there is no bone.
+void paintCervicalBridge(Painter& painter, const Level& L, int16_t lab, Vec3 p0, Vec3 p1) {
+  const Frame f = L.frame;
+  const double r = L.size.pedicleWidth / 2, hz = L.size.pedicleHeight / 2;
+  painter.paint(
+      Painter::localBox(
+          f, {std::min(p0.x, p1.x) - r - 1, std::min(p0.y, p1.y) - r - 1, L.pedicleW - hz - 1},
+          {std::max(p0.x, p1.x) + r + 1, std::max(p0.y, p1.y) + r + 1, L.pedicleW + hz + 1}),
+      [=](Vec3 p) {
+        const Vec3 q = f.toLocal(p);
+        return std::min(r - distanceToSegment(Vec3{q.x, q.y, L.pedicleW}, p0, p1),
+                        slabDepth(q.z, L.pedicleW - hz, L.pedicleW + hz));
+      },
+      boneHu(1.0), lab, [](int16_t l) { return !isBone(l) || l >= 100; });
+}
+
 } // namespace
 
 Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progress) {
@@ -479,6 +496,13 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
           },
           boneHu(1.0), lab);
     }
+    // A cervical canal is wider than the body (Panjabi 1991), so the
+    // straight pedicles above would leave the body floating: the pedicle
+    // runs from the body's posterolateral corner back and out to the pillar.
+    if (s.region == 'C')
+      for (int side : {-1, 1})
+        paintCervicalBridge(painter, L, lab, {side * 0.7 * a, b * 0.55, L.pedicleW},
+                            {side * L.pedicleU, b * 0.5 + s.pedicleWidth / 2, L.pedicleW});
     // Lamina: the posterior arch around the canal, its faces sloping down
     // and back from the canal's dorsal edge (laminaSlope).
     const double archA = s.canalWidth / 2 + s.pedicleWidth, archB = s.canalDepth / 2 + 6.0;
@@ -646,6 +670,18 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
           boneHu(1.0), static_cast<int16_t>(dn.size.label),
           [](int16_t l) { return !isBone(l) || l >= 100; });
     }
+  }
+
+  // The pillar meets the lamina behind the canal's lateral corner, painted
+  // after the joints: a joint cleft placed for the level below (C7 over a
+  // thoracic T1) must not cut one vertebra in two.
+  for (const Level& L : levels) {
+    if (L.size.region != 'C') continue;
+    const VertebraSize& s = L.size;
+    for (int side : {-1, 1})
+      paintCervicalBridge(
+          painter, L, static_cast<int16_t>(s.label), {side * L.facetU, L.facetV, L.pedicleW},
+          {side * (s.canalWidth / 2 + 1.0), L.canalCentreV + s.canalDepth / 2 + 1.5, L.pedicleW});
   }
 
   // --- Ribs (thoracic levels, T13 too): from the body and TP, around the

@@ -1,6 +1,8 @@
 // The phantom generator itself, on small fast volumes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "dicom_samples/spine_phantom.h"
@@ -116,5 +118,57 @@ TEST(Phantom, NerveCoursesLieOnTheBoneTheyName) {
     }
     // Left is +x in LPS.
     EXPECT_EQ(n.side == "left", mid.x > 0) << n.nerve;
+  }
+}
+
+// Every part of a vertebra is joined to the rest of it by bone (a pedicle
+// joins the body, a pillar joins the lamina): a piece that floats free is
+// anatomy that does not exist, and a segmenter that floods bone from the
+// body and the lamina could never reach it. The neck's pedicles are the
+// case that broke this: its canal is wider than its bodies.
+TEST(Phantom, EveryVertebraIsOnePieceOfBone) {
+  PhantomOptions neck;
+  neck.cervical = true;
+  neck.columns = 200;
+  neck.rows = 200;
+  neck.pixelMm = 0.8;
+  neck.sliceMm = 1.0;
+  for (const PhantomOptions& o : {small(), neck}) {
+    const Phantom p = makeSpinePhantom(o);
+    const Volume& l = p.labels;
+    const std::size_t w = l.size[0], h = l.size[1], d = l.size[2];
+    std::vector<uint8_t> seen(l.voxelCount(), 0);
+    std::map<int, std::vector<std::size_t>> pieces; // label -> piece sizes
+    for (std::size_t s = 0; s < l.voxelCount(); ++s) {
+      const int16_t lab = l.hu[s];
+      if (seen[s] || lab <= 0 || lab >= label::kDiscBase) continue;
+      std::vector<std::size_t> stack{s};
+      seen[s] = 1;
+      std::size_t size = 0;
+      while (!stack.empty()) {
+        const std::size_t q = stack.back();
+        stack.pop_back();
+        ++size;
+        const std::size_t i = q % w, j = (q / w) % h, k = q / (w * h);
+        for (const auto& [ok, n] : {std::pair{i > 0, q - 1}, std::pair{i + 1 < w, q + 1},
+                                    std::pair{j > 0, q - w}, std::pair{j + 1 < h, q + w},
+                                    std::pair{k > 0, q - w * h}, std::pair{k + 1 < d, q + w * h}})
+          if (ok && !seen[n] && l.hu[n] == lab) {
+            seen[n] = 1;
+            stack.push_back(n);
+          }
+      }
+      pieces[lab].push_back(size);
+    }
+    ASSERT_FALSE(pieces.empty());
+    for (auto& [lab, sizes] : pieces) {
+      std::sort(sizes.rbegin(), sizes.rend());
+      // A few voxels of partial surface on a coarse grid may touch only
+      // diagonally; a real piece is a sizeable share of the vertebra.
+      for (std::size_t n = 1; n < sizes.size(); ++n)
+        EXPECT_LT(sizes[n], std::max<std::size_t>(8, sizes[0] / 200))
+            << verseLevelName(lab) << (o.cervical ? " (neck)" : "") << ": piece " << n << " of "
+            << sizes[n] << " voxels beside " << sizes[0];
+    }
   }
 }

@@ -195,11 +195,10 @@ TEST(SegmentSample, ProneNerveCoursesFoundAndNearTruth) {
 }
 
 // The neck (C2-T1, supine): named from the narrow cervical bodies over
-// the wider T1, and the medial branches across the pillars' waists and the
-// third occipital nerve across the C2-C3 joint within 2 mm. Known
-// shortfall (issue note): the C7 pillar is not labelled, so its medial
-// branch is not found; the C8 course over T1 lies on a vertebra cut by the
-// scan's lower edge.
+// the wider T1, every level (C7's pillars and transverse processes too)
+// labelled, and the medial branches across the pillars' waists and the
+// third occipital nerve across the C2-C3 joint within 2 mm. The C8 course
+// over T1 lies on a vertebra cut by the scan's lower edge.
 TEST(SegmentSample, CervicalPhantomNamedFromItsBodiesAndNervesNearTruth) {
   const Volume ct = *loadVolume(buildInventory(kCase / "ct_cervical"), 0).volume;
   const SpineModel m = segmentSpine(ct);
@@ -211,13 +210,11 @@ TEST(SegmentSample, CervicalPhantomNamedFromItsBodiesAndNervesNearTruth) {
   EXPECT_NE(m.namingEvidence.find("cervical"), std::string::npos) << m.namingEvidence;
   EXPECT_FALSE(m.namingCertain) << "no T1 ribs in view: the count is not confirmed";
   const Volume truth = readVolumeFile(kCase / "truth" / "cervical_labels.nrrd");
-  for (int v = 2; v <= 6; ++v)
+  for (int v = 2; v <= 8; ++v)
     EXPECT_GE(dice(m.labels, v, truth, v), 0.95) << verseLevelName(v);
   const double worst = checkNerveCourses(
-      ct, kCase / "truth" / "cervical_landmarks.json", [](const std::string&) { return 2.0; }, 10,
-      [](const std::string& nerve) {
-        return nerve == "C7 medial branch" || nerve == "C8 medial branch";
-      });
+      ct, kCase / "truth" / "cervical_landmarks.json", [](const std::string&) { return 2.0; }, 12,
+      [](const std::string& nerve) { return nerve == "C8 medial branch"; });
   RecordProperty("worst_nerve_course_mm", std::to_string(worst));
 }
 
