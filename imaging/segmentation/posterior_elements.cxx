@@ -103,6 +103,66 @@ VertebraAxes axesOf(const SpineModel& m, const VertebraModel& v) {
   return a;
 }
 
+// The sacrum's axes from its S1 endplate: the canal curves too fast
+// through the sacrum for its direction to say how S1 is tilted (3-4 degrees
+// off on the prone phantom), and a course 30 mm behind the body moves 2 mm
+// for that. The top of the S1 body, per 1 mm column in front of the canal,
+// is fitted by a plane across depth (refitted without columns over 2 mm
+// off: the promontory's rim); the axes turn about left-right onto it, and
+// the voxels with them.
+void alignToS1Endplate(const SpineModel& m, VertebraModel& vm, std::vector<LocalVoxel>& vox) {
+  if (m.canalCentrelineLps.empty() || vox.size() < 200) return;
+  VertebraAxes& ax = vm.axes;
+  const std::size_t ci =
+      nearestCanal(m, vm.superiorEndplate.confidence > 0 ? vm.superiorEndplate.lps : ax.origin);
+  const Vec3 canal = ax.toLocal(m.canalCentrelineLps[ci]);
+  const double rc = m.canalRadiusMm.empty() ? 7.0 : m.canalRadiusMm[ci];
+  std::map<std::pair<long, long>, double> columnTop;
+  for (const auto& p : vox)
+    if (std::abs(p.x - canal.x) < 10 && p.v < canal.y - rc - 3) {
+      double& t = columnTop.try_emplace({std::lround(p.x), std::lround(p.v)}, -1e9).first->second;
+      t = std::max(t, double(p.w));
+    }
+  if (columnTop.size() < 40) return;
+  // The columns whose top is the endplate, not the ala's slope or a low rim:
+  // within 8 mm of the highest.
+  double highest = -1e9;
+  for (const auto& [key, t] : columnTop)
+    highest = std::max(highest, t);
+  std::vector<std::pair<double, double>> vw;
+  for (const auto& [key, t] : columnTop)
+    if (t > highest - 8) vw.push_back({double(key.second), t});
+  auto fit = [&](const std::vector<std::pair<double, double>>& pts)
+      -> std::optional<std::pair<double, double>> {
+    double n = 0, sv = 0, sw = 0, svv = 0, svw = 0;
+    for (const auto& [v, w] : pts)
+      n += 1, sv += v, sw += w, svv += v * v, svw += v * w;
+    const double den = n * svv - sv * sv;
+    if (n < 20 || den < 1e-6) return std::nullopt;
+    const double b = (n * svw - sv * sw) / den;
+    return std::pair{(sw - b * sv) / n, b};
+  };
+  const auto first = fit(vw);
+  if (!first) return;
+  std::vector<std::pair<double, double>> near;
+  for (const auto& [v, w] : vw)
+    if (std::abs(w - (first->first + first->second * v)) < 2) near.push_back({v, w});
+  const auto second = fit(near);
+  if (!second || std::abs(second->second) > std::tan(20.0 * 3.14159265358979 / 180)) return;
+  // w = a + b v: the endplate's normal is (0, -b, 1) in these axes.
+  const double b = second->second, s = std::sqrt(1 + b * b);
+  const Vec3 cranial = normalized(ax.cranial - b * ax.posterior);
+  const Vec3 posterior = normalized(ax.posterior + b * ax.cranial);
+  ax.cranial = cranial;
+  ax.posterior = posterior;
+  ax.left = cross(posterior, cranial);
+  for (auto& p : vox) {
+    const double v = p.v, w = p.w;
+    p.v = float((v + b * w) / s);
+    p.w = float((w - b * v) / s);
+  }
+}
+
 void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalVoxel>& vox) {
   const VertebraAxes& ax = vm.axes;
   const bool sacrum = vm.label == spine_label::kSacrum;
@@ -437,8 +497,11 @@ void measurePosteriorElements(SpineModel& model) {
             L.indexToLps({double(i), double(j), double(k)}));
         vox[it->second].push_back({float(q.x), float(q.y), float(q.z)});
       }
-  for (std::size_t i = 0; i < model.vertebrae.size(); ++i)
+  for (std::size_t i = 0; i < model.vertebrae.size(); ++i) {
+    if (model.vertebrae[i].label == spine_label::kSacrum)
+      alignToS1Endplate(model, model.vertebrae[i], vox[i]);
     measureOne(model, model.vertebrae[i], vox[i]);
+  }
 }
 
 } // namespace fluoroplan
