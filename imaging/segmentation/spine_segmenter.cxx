@@ -648,20 +648,27 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
   // Posterior elements are left free: a thoracic spinous process or an
   // inferior articular process reaches a whole level down.
   const double kBeyondDiscMm = 5.0;
+  // Per slice, the depth in front of the canal is linear in (i, j): the
+  // flood asks it for every voxel it takes.
   struct SliceFrame {
-    Vec3 centre, anterior;
+    double atOrigin = 0, perI = 0, perJ = 0; // depth in front of the canal, mm
     double radius = 0;
   };
   std::vector<SliceFrame> sliceFrame(d);
   for (std::size_t k = 0; k < d; ++k) {
     const std::size_t K = std::clamp(coarseK(k), K0, K1);
-    sliceFrame[k] = {centre[K], anteriorAt(tangentAt(K)), radius[K]};
+    const Vec3 a = anteriorAt(tangentAt(K)), o0 = ct.indexToLps({0, 0, double(k)});
+    sliceFrame[k] = {dot(o0 - centre[K], a), dot(ct.indexToLps({1, 0, double(k)}) - o0, a),
+                     dot(ct.indexToLps({0, 1, double(k)}) - o0, a), radius[K]};
   }
-  auto inBody = [&](std::size_t i, std::size_t j, std::size_t k, Vec3* lps) {
-    const Vec3 p = ct.indexToLps({double(i), double(j), double(k)});
-    if (lps) *lps = p;
+  auto depthInFront = [&](std::size_t i, std::size_t j, std::size_t k) {
     const SliceFrame& sf = sliceFrame[k];
-    return dot(p - sf.centre, sf.anterior) > sf.radius + 2;
+    return sf.atOrigin + sf.perI * double(i) + sf.perJ * double(j);
+  };
+  auto inBody = [&](std::size_t i, std::size_t j, std::size_t k, Vec3* lps) {
+    if (depthInFront(i, j, k) <= sliceFrame[k].radius + 2) return false;
+    if (lps) *lps = ct.indexToLps({double(i), double(j), double(k)});
+    return true;
   };
   auto mayTake = [&](std::size_t p, int16_t lab) {
     Vec3 q;
@@ -759,6 +766,9 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
         Vec3 q;
         int need = 3;
         if (ct.hu[p] < 110) {
+          // Soft tissue in front of the body is most of the scan: only the
+          // body's own depth is searched.
+          if (depthInFront(i, j, k) >= bodyFront[k]) continue;
           const int s = inBody(i, j, k, &q) ? segmentOf(q, kMarrowFromDiscMm) : -1;
           if (s < 0) continue;
           need = 4;
