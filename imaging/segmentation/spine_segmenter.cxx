@@ -89,6 +89,34 @@ struct CanalSlice {
   double radiusMm = 0;
 };
 
+// x(z) and y(z) fitted by least squares to points on axial slices (the
+// canal's centres): x = x0 + dx z, y = y0 + dy z; none from fewer than
+// `minPoints` or from points on one slice.
+struct LineOfZ {
+  double x0 = 0, dx = 0, y0 = 0, dy = 0;
+  double distance(Vec3 p) const { return std::hypot(p.x - (x0 + dx * p.z), p.y - (y0 + dy * p.z)); }
+};
+std::optional<LineOfZ> fitLineOfZ(const std::vector<Vec3>& pts, std::size_t minPoints) {
+  double n = 0, sz = 0, sx = 0, sy = 0, szz = 0, szx = 0, szy = 0;
+  for (const Vec3& p : pts) {
+    n += 1;
+    sz += p.z;
+    sx += p.x;
+    sy += p.y;
+    szz += p.z * p.z;
+    szx += p.z * p.x;
+    szy += p.z * p.y;
+  }
+  const double den = n * szz - sz * sz;
+  if (pts.size() < minPoints || std::abs(den) < 1e-9) return std::nullopt;
+  LineOfZ l;
+  l.dx = (n * szx - sz * sx) / den;
+  l.dy = (n * szy - sz * sy) / den;
+  l.x0 = (sx - l.dx * sz) / n;
+  l.y0 = (sy - l.dy * sz) / n;
+  return l;
+}
+
 } // namespace
 
 SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
@@ -170,30 +198,13 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
       for (long t = std::max(0L, K - half); t <= std::min(long(D) - 1, K + half); ++t)
         if (canal[std::size_t(t)].found) pts.push_back(canal[std::size_t(t)].centre);
       if (pts.size() < 7) continue;
-      // x(z), y(z) by least squares over the points `use` keeps.
-      auto fit = [&](const std::vector<uint8_t>& use) -> std::optional<std::array<double, 4>> {
-        double n = 0, sz = 0, szz = 0, sx = 0, sy = 0, szx = 0, szy = 0;
-        for (std::size_t q = 0; q < pts.size(); ++q) {
-          if (!use[q]) continue;
-          const Vec3& p = pts[q];
-          n += 1, sz += p.z, szz += p.z * p.z, sx += p.x, sy += p.y, szx += p.z * p.x,
-              szy += p.z * p.y;
-        }
-        const double den = n * szz - sz * sz;
-        if (n < 5 || std::abs(den) < 1e-9) return std::nullopt;
-        const double bx = (n * szx - sz * sx) / den, by = (n * szy - sz * sy) / den;
-        return std::array<double, 4>{(sx - bx * sz) / n, bx, (sy - by * sz) / n, by};
-      };
-      auto off = [](const std::array<double, 4>& f, Vec3 p) {
-        return std::hypot(p.x - (f[0] + f[1] * p.z), p.y - (f[2] + f[3] * p.z));
-      };
-      std::vector<uint8_t> use(pts.size(), 1);
-      const auto first = fit(use);
+      const auto first = fitLineOfZ(pts, 5);
       if (!first) continue;
-      for (std::size_t q = 0; q < pts.size(); ++q)
-        use[q] = off(*first, pts[q]) <= 3;
-      const auto second = fit(use);
-      if (second && off(*second, canal[std::size_t(K)].centre) > 5)
+      std::vector<Vec3> near;
+      for (const Vec3& p : pts)
+        if (first->distance(p) <= 3) near.push_back(p);
+      const auto second = fitLineOfZ(near, 5);
+      if (second && second->distance(canal[std::size_t(K)].centre) > 5)
         kept[std::size_t(K)].found = false;
     }
     canal = kept;
@@ -259,20 +270,9 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     for (std::size_t K = K0; K <= K1; ++K) {
       const std::size_t a = std::size_t(std::max(long(K0), long(K) - half)),
                         b = std::min(K1, K + std::size_t(half));
-      double n = 0, sz = 0, sx = 0, sy = 0, szz = 0, szx = 0, szy = 0;
-      for (std::size_t k = a; k <= b; ++k) {
-        const Vec3 p = centre[k];
-        n += 1;
-        sz += p.z;
-        sx += p.x;
-        sy += p.y;
-        szz += p.z * p.z;
-        szx += p.z * p.x;
-        szy += p.z * p.y;
-      }
-      const double den = n * szz - sz * sz;
-      if (n < 2 || std::abs(den) < 1e-9) continue;
-      out[K] = normalized(Vec3{(n * szx - sz * sx) / den, (n * szy - sz * sy) / den, 1.0});
+      const auto line =
+          fitLineOfZ(std::vector<Vec3>(centre.begin() + long(a), centre.begin() + long(b) + 1), 2);
+      if (line) out[K] = normalized(Vec3{line->dx, line->dy, 1.0});
     }
     return out;
   }();
