@@ -314,6 +314,7 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     const Vec3 t0 = tangentAt(K), a0 = anteriorAt(t0), l = cross(t0, a0);
     double best = 2;
     std::vector<std::pair<double, double>> tried; // (tilt, bone fraction)
+    std::size_t bestAt = 0;                       // index of the best in `tried`
     for (double deg = -15; deg <= 15; deg += 5) {
       const double th = deg * 3.14159265358979 / 180;
       const Vec3 a = std::cos(th) * a0 - std::sin(th) * t0;
@@ -329,24 +330,21 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
         }
       if (all < planned * 3 / 4) continue; // a plane that leaves the scan says nothing
       const double frac = double(in) / double(all);
-      tried.push_back({th, frac});
       if (frac < best) {
         best = frac;
-        bestTilt[K] = th;
+        bestAt = tried.size();
       }
+      tried.push_back({th, frac});
     }
-    {
+    if (!tried.empty()) {
       // The run of tilts as empty as the best (within 2% of the plane's
       // samples) around it, and its middle.
-      std::size_t b = 0;
-      while (b < tried.size() && tried[b].first != bestTilt[K])
-        ++b;
-      std::size_t lo = b, hi = b;
+      std::size_t lo = bestAt, hi = bestAt;
       while (lo > 0 && tried[lo - 1].second <= best + 0.02)
         --lo;
       while (hi + 1 < tried.size() && tried[hi + 1].second <= best + 0.02)
         ++hi;
-      if (b < tried.size()) bestTilt[K] = 0.5 * (tried[lo].first + tried[hi].first);
+      bestTilt[K] = 0.5 * (tried[lo].first + tried[hi].first);
     }
     profile[K] = best > 1.5 ? 1.0 : best; // no usable plane: not a disc
   }
@@ -768,9 +766,9 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
         if (ct.hu[p] < 110) {
           // Soft tissue in front of the body is most of the scan: only the
           // body's own depth is searched.
-          if (depthInFront(i, j, k) >= bodyFront[k]) continue;
-          const int s = inBody(i, j, k, &q) ? segmentOf(q, kMarrowFromDiscMm) : -1;
-          if (s < 0) continue;
+          if (depthInFront(i, j, k) >= bodyFront[k] || !inBody(i, j, k, &q) ||
+              segmentOf(q, kMarrowFromDiscMm) < 0)
+            continue;
           need = 4;
         } else if (ct.hu[p - 1] < 100 || ct.hu[p + 1] < 100 || ct.hu[p - w] < 100 ||
                    ct.hu[p + w] < 100) {
