@@ -131,8 +131,8 @@ Slice obliqueSlice(const Volume& ct, Vec3 centre, Vec3 u, Vec3 v, double widthMm
 }
 
 // The needle, its target, its active tip and the nerve, drawn on a slice;
-// parts off the slice by more than 3 mm are drawn faint. A 10 mm scale bar
-// at the bottom left.
+// parts off the slice by more than 3 mm are drawn faint. A 10 mm scale bar,
+// labelled, at the bottom left.
 void drawNeedle(Slice& s, const Trajectory& t, const std::optional<NerveCourse>& nerve,
                 double activeTipMm) {
   const std::array<uint8_t, 3> red{255, 40, 40}, faint{140, 60, 60}, green{40, 255, 80},
@@ -154,6 +154,7 @@ void drawNeedle(Slice& s, const Trajectory& t, const std::optional<NerveCourse>&
   const double bar = 10.0 / s.px;
   for (int k = 0; k < 2; ++k)
     line(s.image, 10, s.image.height - 10.0 - k, 10 + bar, s.image.height - 10.0 - k, white);
+  drawText(s.image, int(std::lround(14 + bar)), int(s.image.height) - 16, "10 MM", white);
 }
 } // namespace
 
