@@ -42,6 +42,16 @@ std::string levelCountWarning(const CtLevelNames& names) {
   return out;
 }
 
+std::string levelCountBadge(const CtLevelNames& names) {
+  std::string what;
+  for (const auto& v : names.vertebrae)
+    if (v.level == "L6" || v.level == "T13")
+      what += (what.empty() ? "CT HAS A" : " AND A") + std::string(v.level == "L6" ? "N " : " ") +
+              v.level;
+  if (!what.empty()) return what + " - NAMES ARE THE CT'S";
+  return names.namingCertain ? "" : "CT LEVEL NAMES UNCERTAIN - CONFIRM THE COUNT";
+}
+
 LevelCheck checkLevel(const Registration2D3D& registration, const RegistrationImage& frame,
                       const RegistrationResult& registered, const CArmGeometry& start,
                       const CtLevelNames& names, const LevelCheckOptions& o) {

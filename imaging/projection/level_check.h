@@ -72,5 +72,8 @@ LevelCheck checkLevel(const Registration2D3D& registration, const RegistrationIm
 
 // The warning about the CT's count (see LevelCheck::countWarning).
 std::string levelCountWarning(const CtLevelNames& names);
+// The same in a few words, for a frame's picture ("" when none): "CT HAS
+// AN L6 - NAMES ARE THE CT'S".
+std::string levelCountBadge(const CtLevelNames& names);
 
 } // namespace fluoroplan

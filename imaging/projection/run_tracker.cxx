@@ -68,6 +68,33 @@ RunTracker::RunTracker(const Registration2D3D& registration, IntensifierDistorti
     : reg_(registration), distortion_(distortion), guess_(guess), options_(options),
       plan_(std::move(plan)) {}
 
+bool RunTracker::guardLevel(TrackedFrame& t, const RegistrationImage& compared,
+                            const CArmGeometry& start) {
+  if (!names_) return t.registration.accepted;
+  LevelCheckOptions lo;
+  lo.registration = options_;
+  LevelCheck c = checkLevel(reg_, compared, t.registration, start, *names_, lo);
+  if (c.betterStart) {
+    const RegistrationResult moved = reg_.run(compared, *c.betterStart, false, options_);
+    LevelCheck again = checkLevel(reg_, compared, moved, *c.betterStart, *names_, lo);
+    if (moved.accepted && again.confirmed) {
+      t.registration = moved;
+      t.how += "; moved a level by the level check";
+      again.reason = c.reason + "; moved there: " + again.reason;
+      c = again;
+    } else {
+      t.registration.accepted = false;
+      t.registration.reason =
+          c.reason + "; from there: " + (moved.accepted ? again.reason : moved.reason);
+    }
+  } else if (!c.confirmed && t.registration.accepted) {
+    t.registration.accepted = false;
+    t.registration.reason = c.reason;
+  }
+  t.levelCheck = c;
+  return t.registration.accepted;
+}
+
 TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::size_t frame) {
   if (run.header.sopInstanceUid != runUid_) {
     runUid_ = run.header.sopInstanceUid;
@@ -75,6 +102,7 @@ TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::si
     previousDicom_.reset();
     previousSamples_.clear();
     previousNeedles_.clear();
+    previousCheck_.reset();
   }
   TrackedFrame t;
   t.index = frame;
@@ -97,8 +125,14 @@ TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::si
   t.defaultsUsed = fg.defaultsUsed;
   const bool sameAngles = previousDicom_ && fg.geometry.primaryDeg == previousDicom_->primaryDeg &&
                           fg.geometry.secondaryDeg == previousDicom_->secondaryDeg;
+  auto search = [&](const std::string& how) {
+    t.registration = reg_.run(compared, fg.geometry, true, options_);
+    t.how = how;
+    guardLevel(t, compared, fg.geometry);
+  };
   if (previous_ && sameAngles && frameSimilarity(t.samples, previousSamples_) > 0.98) {
     t.registration = *previous_;
+    t.levelCheck = previousCheck_;
     t.how = std::string("C-arm and image unchanged: the previous frame's ") +
             (previous_->accepted ? "pose" : "result");
   } else if (previous_ && previous_->accepted) {
@@ -112,10 +146,13 @@ TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::si
                                       previous_->alongBeamErrorMm};
     t.registration = reg_.run(compared, start, false, tracking);
     t.how = "refined from the previous frame's pose (the C-arm moved)";
-    if (!t.registration.accepted) {
-      t.registration = reg_.run(compared, fg.geometry, true, options_);
-      t.how = "searched again";
-    }
+    // Tracked (same anatomy, nearly the same view): the last check holds.
+    const bool tracked = t.registration.reason.rfind("tracked", 0) == 0;
+    if (t.registration.accepted && tracked)
+      t.levelCheck = previousCheck_;
+    else if (t.registration.accepted)
+      guardLevel(t, compared, start);
+    if (!t.registration.accepted) search("searched again");
   } else if (!landmarks_.empty()) {
     std::vector<LandmarkPair> ideal = landmarks_;
     for (LandmarkPair& l : ideal)
@@ -126,20 +163,19 @@ TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::si
     t.registration = reg_.run(compared, start, false, options_);
     t.how = "started from " + std::to_string(ideal.size()) + " landmark(s) (" +
             std::to_string(int(std::lround(rms))) + " px apart before refining)";
-    if (!t.registration.accepted) {
-      t.registration = reg_.run(compared, fg.geometry, true, options_);
-      t.how = "searched (the landmarks' start did not register)";
-    }
+    // Landmarks a level off (counted from the sacrum on an L6 spine) often
+    // do not register at all: the guard looks a level each way first.
+    if (!guardLevel(t, compared, start)) search("searched (the landmarks' start did not register)");
     landmarks_.clear();
   } else {
-    t.registration = reg_.run(compared, fg.geometry, true, options_);
-    t.how = "searched";
+    search("searched");
   }
   t.needles = needlesOnFrame(reg_, t, plan_);
   previousNeedles_.clear();
   for (const NeedleToPlan& n : t.needles)
     previousNeedles_.push_back(n.needle);
   previous_ = t.registration;
+  previousCheck_ = t.levelCheck;
   previousDicom_ = fg.geometry;
   previousSamples_ = t.samples;
   return t;

@@ -15,6 +15,7 @@
 #include "imaging/projection/frame_geometry.h"
 #include "imaging/projection/frame_overlay.h"
 #include "imaging/projection/intensifier_distortion.h"
+#include "imaging/projection/level_check.h"
 #include "imaging/projection/registration_2d3d.h"
 
 namespace fluoroplan {
@@ -35,6 +36,10 @@ struct TrackedFrame {
   // Pixels near the previous frame's needles, left out of this frame's
   // registration (the CT holds no needle to match them).
   std::size_t needlePixelsMasked = 0;
+  // The wrong-level guard's verdict on the pose (with the CT's level names
+  // only): checked on every frame that was searched, started from
+  // landmarks or fully refined; a kept or tracked frame keeps the last one.
+  std::optional<LevelCheck> levelCheck;
 };
 
 class RunTracker {
@@ -47,10 +52,19 @@ public:
   // Landmarks the user marked on the next frame (stored pixels): that frame
   // starts from them instead of a search (and is searched if that fails).
   void useLandmarks(std::vector<LandmarkPair> storedPx) { landmarks_ = std::move(storedPx); }
+  // The CT's vertebrae by name: from then on each pose is checked against
+  // the poses a level cranial and caudal (checkLevel). A pose a level off
+  // is replaced by the right level's when that registers and is confirmed;
+  // a pose whose level is not sure is refused.
+  void useLevelNames(CtLevelNames names) { names_ = std::move(names); }
   // The next frame of `run` (frames in order; a new run starts afresh).
   TrackedFrame next(const DicomFile& file, const XRayRun& run, std::size_t frame);
 
 private:
+  // The guard on t's registration (started from `start`); true when t is
+  // now registered.
+  bool guardLevel(TrackedFrame& t, const RegistrationImage& compared, const CArmGeometry& start);
+
   const Registration2D3D& reg_;
   IntensifierDistortion distortion_;
   Vec3 guess_;
@@ -59,6 +73,8 @@ private:
   std::string runUid_;
   std::vector<DetectedNeedle> previousNeedles_;
   std::vector<LandmarkPair> landmarks_;
+  std::optional<CtLevelNames> names_;
+  std::optional<LevelCheck> previousCheck_;
   std::optional<RegistrationResult> previous_;
   std::optional<CArmGeometry> previousDicom_;
   std::vector<float> previousSamples_;

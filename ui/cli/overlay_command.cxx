@@ -283,9 +283,33 @@ std::optional<LevelTracker> levelTrackerFor(const OverlayCliOptions& o,
   return std::optional<LevelTracker>(std::in_place, reg, std::move(bone));
 }
 
-std::vector<VertebraPoints> vertebraPointsFor(const OverlayCliOptions& o, const Volume& ct) {
-  return o.spineDir.empty() ? std::vector<VertebraPoints>{}
-                            : vertebraPoints(readSpineFolder(o.spineDir, ct));
+// The segmentation (--spine): its vertebrae's points, and their names for
+// the wrong-level guard.
+struct OverlaySpine {
+  std::vector<VertebraPoints> vertebrae;
+  std::optional<CtLevelNames> names;
+};
+OverlaySpine overlaySpineFor(const OverlayCliOptions& o, const Volume& ct) {
+  if (o.spineDir.empty()) return {};
+  const SpineModel spine = readSpineFolder(o.spineDir, ct);
+  CtLevelNames names;
+  for (const auto& v : spine.vertebrae)
+    names.vertebrae.push_back({v.level, v.bodyCentroid.lps, v.ribs});
+  names.namingCertain = spine.namingCertain;
+  names.evidence = spine.namingEvidence;
+  return {vertebraPoints(spine), names};
+}
+
+// The wrong-level guard's verdict, for overlay.json.
+json levelCheckJson(const std::optional<LevelCheck>& c) {
+  if (!c) return nullptr;
+  return {{"confirmed", c->confirmed},
+          {"reason", c->reason},
+          {"levels_in_view", c->levelsInView},
+          {"sacrum_in_view", c->sacrumInView},
+          {"lowest_ribs_in_view",
+           c->lowestRibsInView.empty() ? json(nullptr) : json(c->lowestRibsInView)},
+          {"count_warning", c->countWarning.empty() ? json(nullptr) : json(c->countWarning)}};
 }
 
 int replayCommand(const OverlayCliOptions& o) {
@@ -302,8 +326,9 @@ int replayCommand(const OverlayCliOptions& o) {
     marks.push_back(parseLandmark(text));
   tracker.useLandmarks(marks);
   json warnings = json::array();
-  const std::vector<VertebraPoints> vertebrae = vertebraPointsFor(o, ct);
+  const auto [vertebrae, names] = overlaySpineFor(o, ct);
   std::optional<LevelTracker> levelTracker = levelTrackerFor(o, vertebrae, plan, reg, warnings);
+  if (names) tracker.useLevelNames(*names);
   int rc = kOk;
   for (const XRayRunEntry& entry : runs.runs) {
     const XRayRun& run = entry.run;
@@ -329,6 +354,12 @@ int replayCommand(const OverlayCliOptions& o) {
       else
         std::cout << "NOT registered: " << r.reason;
       std::cout << " [" << t.how << "]";
+      if (t.levelCheck) {
+        std::cout << "; levels in view:";
+        for (const auto& l : t.levelCheck->levelsInView)
+          std::cout << " " << l;
+        std::cout << " (" << t.levelCheck->reason << ")";
+      }
       // Level by level (--spine): each planned level's own pose.
       const std::map<std::string, RegistrationResult> levelPoses =
           levelTracker ? levelTracker->next(t, f > 0) : std::map<std::string, RegistrationResult>{};
@@ -359,7 +390,7 @@ int overlayCommand(const OverlayCliOptions& o) {
       warnings.push_back(*w);
     }
   const Registration2D3D reg(ct);
-  const std::vector<VertebraPoints> vertebrae = vertebraPointsFor(o, ct);
+  const auto [vertebrae, names] = overlaySpineFor(o, ct);
   std::optional<LevelTracker> levelTracker = levelTrackerFor(o, vertebrae, plan, reg, warnings);
   IntensifierDistortion distortion0;
   distortion0.k = o.pincushionK;
@@ -369,6 +400,7 @@ int overlayCommand(const OverlayCliOptions& o) {
   std::vector<Rgb8Image> thumbs;
   int accepted = 0, total = 0;
   RunTracker tracker(reg, distortion0, guess, searchFor(ct, plan), plan);
+  if (names) tracker.useLevelNames(*names);
   std::vector<LandmarkPair> marks;
   for (const auto& text : o.landmarks)
     marks.push_back(parseLandmark(text));
@@ -518,6 +550,19 @@ int overlayCommand(const OverlayCliOptions& o) {
           text.pop_back();
           drawText(pic, 4, 4 + 10 * scale, text, {0, 255, 0}, 1);
         }
+        // The wrong-level guard, bottom left: the CT's levels in the field
+        // and whether the pose's level is confirmed; an unusual count (an
+        // L6, a T13, uncertain names) in amber above it, in a few words
+        // (overlay.json has it in full).
+        if (const auto& lc = tf.levelCheck) {
+          std::string text = "LEVELS IN VIEW:";
+          for (const auto& l : lc->levelsInView)
+            text += " " + l;
+          text += lc->confirmed ? " - LEVEL CONFIRMED" : " - LEVEL NOT CONFIRMED";
+          drawText(pic, 4, int(s.rows) - 12, text, {0, 255, 0}, 1);
+          if (const std::string badge = names ? levelCountBadge(*names) : ""; !badge.empty())
+            drawText(pic, 4, int(s.rows) - 24, badge, {255, 200, 0}, 1);
+        }
       } else {
         drawText(pic, 4, 4, "NOT REGISTERED: NO PLAN DRAWN", {255, 80, 80}, scale);
         drawText(pic, 4, 4 + 10 * scale,
@@ -578,6 +623,7 @@ int overlayCommand(const OverlayCliOptions& o) {
             {r.geometry.isocentreLps.x, r.geometry.isocentreLps.y, r.geometry.isocentreLps.z}},
            {"trajectories", trajectories},
            {"levels", levelsJson(levelPoses)},
+           {"level_check", levelCheckJson(tf.levelCheck)},
            {"vertebrae", vertebraeJson},
            {"needles", needlesJson(needles, plan, distortion)}});
       std::cout << base << ": " << (r.accepted ? "registered" : "NOT registered") << " (" << how

@@ -148,4 +148,8 @@ TEST(LevelCheck, CountWarnings) {
   usual.namingCertain = false;
   usual.evidence = "no ribs in view";
   EXPECT_NE(levelCountWarning(usual).find("no ribs in view"), std::string::npos);
+  EXPECT_EQ(levelCountBadge(usual), "CT LEVEL NAMES UNCERTAIN - CONFIRM THE COUNT");
+  EXPECT_EQ(levelCountBadge(t13), "CT HAS A T13 - NAMES ARE THE CT'S");
+  const CtLevelNames l6{{{"L5", {}, false}, {"L6", {}, false}, {"sacrum", {}, false}}, false, ""};
+  EXPECT_EQ(levelCountBadge(l6), "CT HAS AN L6 - NAMES ARE THE CT'S");
 }

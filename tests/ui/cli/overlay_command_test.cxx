@@ -6,6 +6,7 @@
 // another region is not forced.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -460,5 +461,73 @@ TEST(OverlayCommand, ProneRunOnTheSupineCtRegistersEachPlannedLevelAlone) {
         }
     }
     EXPECT_TRUE(named.count("L4") && named.count("L5")) << "frame " << f + 1;
+  }
+}
+
+// The user marks the L4's pedicles and spinous tip in the CT but clicks
+// them on the frame's L5 (counted up from the sacrum, one off): with the
+// segmentation's level names, the wrong-level guard finds that the frame
+// matches the CT a level over, moves the pose there, and the CT's L4 is
+// drawn on the frame's L4.
+TEST(OverlayCommand, LandmarksOnTheWrongLevelAreMovedToTheRightOne) {
+  const fs::path dir = freshDir("overlay_wrong_level");
+  const fs::path ct = kCase / "ct_prone";
+  const auto seg = runCommandLine(fp() + " segment '" + ct.string() + "' -q --out '" +
+                                  (dir / "seg").string() + "' 2>&1");
+  ASSERT_EQ(seg.exitCode, 0) << seg.output;
+  std::ifstream tin(kCase / "truth" / "runs_truth.json"),
+      pin(kCase / "truth" / "prone_landmarks.json");
+  const auto truth = nlohmann::json::parse(tin), prone = nlohmann::json::parse(pin);
+  const DicomFile file = DicomFile::open(kCase / "runs" / "run1_ap.dcm");
+  const XRayRun run = readXRayRun(file);
+  const auto& iso = truth["runs"][0]["frames"][0]["isocenter"];
+  const CArmGeometry g = frameGeometry(run, 0, Vec3{iso[0], iso[1], iso[2]}).geometry;
+  const IntensifierDistortion d{0.08, 250, 255.5, 255.5};
+  auto point = [&](const std::string& level, const std::string& what) {
+    for (const auto& l : prone["levels"])
+      if (l["level"] == level) {
+        const auto& p = what == "tip"    ? l["spinous_process_tip"]
+                        : what == "body" ? l["body_centroid"]
+                                         : l["pedicle"][what];
+        return Vec3{p[0], p[1], p[2]};
+      }
+    ADD_FAILURE() << "no " << level;
+    return Vec3{};
+  };
+  std::string marks;
+  for (const char* what : {"left", "right", "tip"}) {
+    const Vec3 inCt = point("L4", what);
+    const auto px = projectToFrame(g, d, point("L5", what));
+    marks += " --landmark " + std::to_string(inCt.x) + "," + std::to_string(inCt.y) + "," +
+             std::to_string(inCt.z) + "=" + std::to_string(px[0]) + "," + std::to_string(px[1]);
+  }
+  const auto r = runCommandLine(
+      fp() + " overlay '" + ct.string() + "' '" + (kCase / "runs" / "run1_ap.dcm").string() +
+      "' --spine '" + (dir / "seg").string() + "'" + marks +
+      " --pincushion 0.08 --field-radius 250 --out '" + (dir / "overlay").string() + "' 2>&1");
+  std::ifstream in(dir / "overlay" / "overlay.json");
+  const auto j = nlohmann::json::parse(in);
+  const auto& f0 = j["frames"][0];
+  ASSERT_TRUE(f0["accepted"].get<bool>()) << r.output;
+  EXPECT_NE(f0["how"].get<std::string>().find("landmark"), std::string::npos) << f0["how"];
+  EXPECT_NE(f0["how"].get<std::string>().find("moved a level"), std::string::npos) << f0["how"];
+  ASSERT_TRUE(f0["level_check"].is_object()) << r.output;
+  EXPECT_TRUE(f0["level_check"]["confirmed"].get<bool>()) << f0["level_check"];
+  const auto& inView = f0["level_check"]["levels_in_view"];
+  EXPECT_NE(std::find(inView.begin(), inView.end(), "L4"), inView.end()) << inView;
+  // The CT's L4 and L5 where the frame shows them (ideal pixels, within 2).
+  const auto& P = f0["projection_matrix"];
+  for (const char* level : {"L4", "L5"}) {
+    const Vec3 b = point(level, "body");
+    const double w = P[8].get<double>() * b.x + P[9].get<double>() * b.y +
+                     P[10].get<double>() * b.z + P[11].get<double>();
+    const double c = (P[0].get<double>() * b.x + P[1].get<double>() * b.y +
+                      P[2].get<double>() * b.z + P[3].get<double>()) /
+                     w,
+                 rr = (P[4].get<double>() * b.x + P[5].get<double>() * b.y +
+                       P[6].get<double>() * b.z + P[7].get<double>()) /
+                      w;
+    const auto want = g.project(b);
+    EXPECT_LT(std::hypot(c - want[0], rr - want[1]), 2.0) << level;
   }
 }
