@@ -160,12 +160,21 @@ int runDemo(const fs::path& sample, const fs::path& data, const fs::path& work, 
     std::cout << "== fluoroplan plan " << (sample / "ct_supine").string()
               << " --procedure facet-rf --joints L4-L5,L5-S1 --side left --needle 150mm\n";
     // Plans a left facet RF with a 150 mm needle on one of the sample's CTs.
-    auto planSample = [&](const char* ct, const char* joints, const fs::path& out) {
+    // With `spineOut`, the CT is segmented there first and the plan reads it.
+    auto planSample = [&](const char* ct, const char* joints, const fs::path& out,
+                          const fs::path& spineOut = {}) {
       const StudyInventory inv = buildInventory(sample / ct);
       if (const auto idx = primaryVolumeSeries(inv)) {
         VolumeSeriesLoad l = loadVolume(inv, *idx, 0, progressLine(quiet));
         if (l.volume) {
           PlanCliOptions po;
+          if (!spineOut.empty()) {
+            SegmentOptions so;
+            so.ctPath = sample / ct;
+            so.outDir = spineOut;
+            rc = std::max(rc, segmentCommand(so, *l.volume, nullptr, progressLine(quiet)));
+            po.spine = spineOut;
+          }
           po.ctPath = sample / ct;
           po.joints = joints;
           po.needle = "150";
@@ -187,18 +196,24 @@ int runDemo(const fs::path& sample, const fs::path& data, const fs::path& work, 
     rc = std::max(rc, doseCommand(dose));
     // The recorded oblique run, registered to the prone CT it was taken
     // of, with the plan made on that CT drawn where it belongs.
-    std::cout << "== fluoroplan plan " << (sample / "ct_prone").string()
+    // Segmented first: the overlay names the levels from it and checks
+    // each frame's level against it (the wrong-level guard).
+    std::cout << "== fluoroplan segment " << (sample / "ct_prone").string() << " --out "
+              << (work / "spine_prone").string() << "\n== fluoroplan plan "
+              << (sample / "ct_prone").string() << " --spine " << (work / "spine_prone").string()
               << " --joints L4-L5 --side left --needle 150mm\n";
-    planSample("ct_prone", "L4-L5", work / "plan_prone");
+    planSample("ct_prone", "L4-L5", work / "plan_prone", work / "spine_prone");
     OverlayCliOptions ov;
     ov.ctPath = sample / "ct_prone";
     ov.runPath = sample / "runs" / "run2_oblique.dcm";
     ov.planPath = work / "plan_prone" / "plan.json";
+    ov.spineDir = work / "spine_prone";
     ov.pincushionK = 0.08; // the sample C-arm's calibration (dicom_samples/README.md)
     ov.fieldRadiusPx = 250;
     ov.outDir = work / "overlay";
     std::cout << "== fluoroplan overlay " << ov.ctPath.string() << " " << ov.runPath.string()
-              << " --plan " << ov.planPath.string() << " --pincushion 0.08 --field-radius 250\n";
+              << " --plan " << ov.planPath.string() << " --spine " << ov.spineDir.string()
+              << " --pincushion 0.08 --field-radius 250\n";
     rc = std::max(rc, overlayCommand(ov));
   } else {
     std::cout << "Sample case not found at " << sample.string()

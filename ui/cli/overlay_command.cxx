@@ -628,6 +628,12 @@ int overlayCommand(const OverlayCliOptions& o) {
            {"needles", needlesJson(needles, plan, distortion)}});
       std::cout << base << ": " << (r.accepted ? "registered" : "NOT registered") << " (" << how
                 << "); " << r.reason;
+      if (const auto& lc = tf.levelCheck) {
+        std::cout << "; levels in view:";
+        for (const auto& l : lc->levelsInView)
+          std::cout << " " << l;
+        std::cout << (lc->confirmed ? " (level confirmed)" : " (level NOT confirmed)");
+      }
       if (r.accepted) std::cout << "; needles: " << needlesToPlanText(needles, plan);
       for (const auto& [level, lr] : levelPoses)
         std::cout << "; " << level << " alone: "
