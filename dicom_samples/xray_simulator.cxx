@@ -191,7 +191,13 @@ std::vector<uint16_t> XRaySimulator::render(const std::vector<Needle>& needles,
         signal += bin.weight * bin.keV * std::exp(-att);
         open += bin.weight * bin.keV;
       }
-      primary[i] = float(signal / open);
+      // A blade's shadow: the blade sits near the source, so its edge is
+      // blurred by the focal spot with the rest below.
+      const bool blade = (det_.bladeLeft >= 0 && c < det_.bladeLeft) ||
+                         (det_.bladeRight >= 0 && c > det_.bladeRight) ||
+                         (det_.bladeTop >= 0 && double(r) < det_.bladeTop) ||
+                         (det_.bladeBottom >= 0 && double(r) > det_.bladeBottom);
+      primary[i] = float(signal / open * (blade ? det_.bladeTransmission : 1.0));
     }
   });
   // Focal-spot blur: the spot's size magnified onto the detector at the

@@ -34,6 +34,10 @@ struct Detector {
   double fieldRadiusPx = 250; // circular image-intensifier field
   double pincushionK = 0.08;  // r' = r (1 + k (r / R)^2)
   double focalSpotMm = 0.6;   // Gaussian SD of the focal spot at the source
+  // Collimator shutter blades, on the ideal detector: pixels beyond these
+  // columns/rows lie in a blade's shadow (negative: no blade on that side).
+  double bladeLeft = -1, bladeRight = -1, bladeTop = -1, bladeBottom = -1;
+  double bladeTransmission = 0.3; // of the primary, through a blade
 };
 
 struct Needle {

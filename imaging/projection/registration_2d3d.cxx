@@ -350,6 +350,60 @@ double gradientCorrelation(const std::vector<float>& a, const std::vector<float>
   return total / 2;
 }
 
+CollimatorEdges findCollimatorEdges(const std::vector<float>& samples, unsigned w, unsigned h) {
+  CollimatorEdges out;
+  if (w < 16 || h < 16 || samples.size() != std::size_t(w) * h) return out;
+  // The field (as registrationImageFromFrame finds it) and its value range.
+  std::vector<float> sorted(samples);
+  std::sort(sorted.begin(), sorted.end());
+  const float lo = sorted.front(), top = sorted[std::size_t(0.99 * double(sorted.size() - 1))];
+  const float cut = lo + 0.1f * (top - lo);
+  std::vector<float> in;
+  for (float v : samples)
+    if (v > cut) in.push_back(v);
+  if (in.size() < 256) return out;
+  std::sort(in.begin(), in.end());
+  const double step = 0.2 * (in[in.size() * 95 / 100] - in[in.size() * 5 / 100]);
+  if (step <= 0) return out;
+  auto at = [&](long c, long r) { return samples[std::size_t(r) * w + std::size_t(c)]; };
+  auto open = [&](long c, long r) { return at(c, r) > cut; };
+  // For an edge running along `len` lines, at position p across them: the
+  // fraction of lines (both sides in the field) where the value steps up
+  // by `step` from p - 2 to p + 2 in direction `dir`. The best position in
+  // the outer 40% on that side counts when most lines (60%) agree and
+  // enough of them (a fifth of the image) cross the field there.
+  auto find = [&](bool alongRows, int dir) -> std::optional<double> {
+    const long n = alongRows ? long(w) : long(h), len = alongRows ? long(h) : long(w);
+    double bestFrac = 0;
+    long best = -1;
+    for (long k = 2; k < n * 2 / 5; ++k) {
+      const long p = dir > 0 ? k : n - 1 - k;
+      long lines = 0, steps = 0;
+      for (long q = 0; q < len; ++q) {
+        const long a = p - 2 * dir, b = p + 2 * dir;
+        const bool both = alongRows ? open(a, q) && open(b, q) : open(q, a) && open(q, b);
+        if (!both) continue;
+        ++lines;
+        const double d = alongRows ? at(b, q) - at(a, q) : at(q, b) - at(q, a);
+        steps += d > step;
+      }
+      if (lines < len / 5) continue;
+      const double frac = double(steps) / double(lines);
+      if (frac > bestFrac) {
+        bestFrac = frac;
+        best = p;
+      }
+    }
+    if (best < 0 || bestFrac < 0.6) return std::nullopt;
+    return double(best);
+  };
+  out.left = find(true, 1);
+  out.right = find(true, -1);
+  out.top = find(false, 1);
+  out.bottom = find(false, -1);
+  return out;
+}
+
 RegistrationImage registrationImageFromFrame(const std::vector<float>& samples, unsigned w,
                                              unsigned h, double marginPx) {
   RegistrationImage img{w, h, std::vector<float>(samples.size()),
@@ -367,6 +421,14 @@ RegistrationImage registrationImageFromFrame(const std::vector<float>& samples, 
     field[i] = samples[i] > cut;
     img.value[i] = -samples[i]; // bright = transmitted; the DRR is absorbed
   }
+  // The blades' shadows leave the field (the erosion below then keeps the
+  // margin off their edges too).
+  const CollimatorEdges blades = findCollimatorEdges(samples, w, h);
+  for (unsigned r = 0; r < h; ++r)
+    for (unsigned c = 0; c < w; ++c)
+      if ((blades.left && c < *blades.left) || (blades.right && c > *blades.right) ||
+          (blades.top && r < *blades.top) || (blades.bottom && r > *blades.bottom))
+        field[std::size_t(r) * w + c] = 0;
   const int m = int(std::ceil(marginPx));
   // Erode the field by the margin (a square, cheap, and conservative).
   std::vector<int> rowRun(samples.size(), 0);

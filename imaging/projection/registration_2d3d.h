@@ -34,9 +34,26 @@ struct RegistrationImage {
   std::vector<uint8_t> mask;
 };
 
+// The collimator's shutter blades seen on a frame: for each side, the
+// column (left, right) or row (top, bottom) of the blade's edge, where the
+// frame steps from the dim shadow of the blade to the open field; none
+// where no blade is in the field. Blades attenuate but do not block (the
+// shadow is grey, above the black outside the intensifier's field), so the
+// field's threshold keeps them: their straight edge, which no DRR has,
+// would pull the registration. Found from the image alone (many mobile
+// C-arms do not store their collimator), axis-aligned blades only: an edge
+// is a column (row) where most of the field's rows (columns) step up by at
+// least a fifth of the field's 5-95% range, going inward.
+struct CollimatorEdges {
+  std::optional<double> left, right, top, bottom; // pixels, stored frame
+};
+CollimatorEdges findCollimatorEdges(const std::vector<float>& samples, unsigned columns,
+                                    unsigned rows);
+
 // From stored samples where bright means more transmitted (MONOCHROME2 as a
-// C-arm stores it): values inverted, the field found as the non-black disc
-// and shrunk by `marginPx` to leave its rim out.
+// C-arm stores it): values inverted, the field found as the non-black disc,
+// less the collimator blades' shadows (findCollimatorEdges), shrunk by
+// `marginPx` to leave its rim and the blades' edges out.
 RegistrationImage registrationImageFromFrame(const std::vector<float>& samples, unsigned columns,
                                              unsigned rows, double marginPx = 12);
 

@@ -259,3 +259,38 @@ TEST(Registration2D3D, LevelWindowIsTheBonesFootprintWidenedByTheMargin) {
   const auto none = levelWindow(frame, g, {g.isocentreLps}, 2.0);
   EXPECT_EQ(std::count(none.begin(), none.end(), uint8_t{1}), 0);
 }
+
+TEST(CollimatorEdges, BladesShadowsAreFoundAndLeftOutOfTheComparison) {
+  // A 256-pixel frame: a circular field (radius 120) of textured anatomy
+  // (values 300-700), black outside; a blade's grey shadow (40% of the
+  // signal) over the columns left of 60 and the rows below 200.
+  const unsigned w = 256, h = 256;
+  std::vector<float> open(w * h, 0.f), bladed(w * h, 0.f);
+  for (unsigned r = 0; r < h; ++r)
+    for (unsigned c = 0; c < w; ++c) {
+      if (std::hypot(c - 127.5, r - 127.5) > 120) continue;
+      const float v = float(500 + 150 * std::sin(c * 0.07) * std::cos(r * 0.05) +
+                            50 * std::sin((c + 2 * r) * 0.3));
+      open[r * w + c] = v;
+      bladed[r * w + c] = (c < 60 || r > 200) ? 0.4f * v : v;
+    }
+  const CollimatorEdges none = findCollimatorEdges(open, w, h);
+  EXPECT_FALSE(none.left || none.right || none.top || none.bottom);
+  const CollimatorEdges e = findCollimatorEdges(bladed, w, h);
+  ASSERT_TRUE(e.left);
+  ASSERT_TRUE(e.bottom);
+  EXPECT_NEAR(*e.left, 59.5, 1.5);
+  EXPECT_NEAR(*e.bottom, 200.5, 1.5);
+  EXPECT_FALSE(e.right);
+  EXPECT_FALSE(e.top);
+  // Compared: inside the open field, 12 px clear of the blades' edges.
+  const RegistrationImage img = registrationImageFromFrame(bladed, w, h, 12);
+  auto compared = [&](unsigned c, unsigned r) { return img.mask[r * w + c] != 0; };
+  EXPECT_FALSE(compared(50, 128));  // in the left blade's shadow
+  EXPECT_FALSE(compared(66, 128));  // 6 px inside its edge
+  EXPECT_TRUE(compared(80, 128));   // open field
+  EXPECT_FALSE(compared(128, 195)); // 5 px above the lower blade's edge
+  EXPECT_TRUE(compared(128, 180));
+  const RegistrationImage plain = registrationImageFromFrame(open, w, h, 12);
+  EXPECT_TRUE(plain.mask[128 * w + 50] != 0); // no blade: the field reaches there
+}
