@@ -317,6 +317,23 @@ void putOptional(DcmItem& item, const DcmTagKey& tag, const std::optional<double
   if (v) put(item, tag, ds(*v));
 }
 
+// X-Ray Collimator attributes (1-based pixel edges, as DICOM numbers them).
+void putCollimator(DcmItem& d, const CArmPositioner& p) {
+  put(d, DCM_CollimatorShape, p.collimatorShape);
+  auto integer = [&](const DcmTagKey& tag, const std::optional<double>& v) {
+    if (v) put(d, tag, std::to_string(std::lround(*v)));
+  };
+  integer(DCM_CollimatorLeftVerticalEdge, p.collimatorLeftColumn);
+  integer(DCM_CollimatorRightVerticalEdge, p.collimatorRightColumn);
+  integer(DCM_CollimatorUpperHorizontalEdge, p.collimatorUpperRow);
+  integer(DCM_CollimatorLowerHorizontalEdge, p.collimatorLowerRow);
+  if (p.collimatorCircleCentre)
+    put(d, DCM_CenterOfCircularCollimator,
+        std::to_string(std::lround((*p.collimatorCircleCentre)[0])) + "\\" +
+            std::to_string(std::lround((*p.collimatorCircleCentre)[1])));
+  integer(DCM_RadiusOfCircularCollimator, p.collimatorCircleRadius);
+}
+
 void putPositionerLegacy(DcmItem& d, const CArmPositioner& p) {
   putOptional(d, DCM_PositionerPrimaryAngle, p.primaryAngleDeg);
   putOptional(d, DCM_PositionerSecondaryAngle, p.secondaryAngleDeg);
@@ -330,6 +347,7 @@ void putPositionerLegacy(DcmItem& d, const CArmPositioner& p) {
   putOptional(d, DCM_TableHeight, p.tableHeightMm);
   putOptional(d, DCM_TableTraverse, p.tableTraverseMm);
   if (!p.fieldOfViewShape.empty()) put(d, DCM_FieldOfViewShape, p.fieldOfViewShape);
+  if (!p.collimatorShape.empty()) putCollimator(d, p);
 }
 
 void putExposureLegacy(DcmItem& d, const XRayExposure& e) {
@@ -430,12 +448,19 @@ void writeEnhancedXRayModules(DcmDataset& d, const XRayRunSpec& spec) {
                             ? spec.positioner.imagerPixelSpacingMm
                             : spec.framePositioners.front().imagerPixelSpacingMm;
   if (spacing) put(*props, DCM_ImagerPixelSpacing, ds((*spacing)[0]) + "\\" + ds((*spacing)[1]));
+  // The collimator (required here): the first frame's, else the whole
+  // image (pixel edges 1-based, as DICOM numbers them).
   DcmItem* collimator = newSequenceItem(*shared, DCM_CollimatorShapeSequence);
-  put(*collimator, DCM_CollimatorShape, "RECTANGULAR");
-  put(*collimator, DCM_CollimatorLeftVerticalEdge, "0");
-  put(*collimator, DCM_CollimatorRightVerticalEdge, std::to_string(spec.columns - 1));
-  put(*collimator, DCM_CollimatorUpperHorizontalEdge, "0");
-  put(*collimator, DCM_CollimatorLowerHorizontalEdge, std::to_string(spec.rows - 1));
+  CArmPositioner blades =
+      spec.framePositioners.empty() ? spec.positioner : spec.framePositioners.front();
+  if (blades.collimatorShape.empty()) {
+    blades.collimatorShape = "RECTANGULAR";
+    blades.collimatorLeftColumn = 1;
+    blades.collimatorRightColumn = spec.columns;
+    blades.collimatorUpperRow = 1;
+    blades.collimatorLowerRow = spec.rows;
+  }
+  putCollimator(*collimator, blades);
 
   for (std::size_t f = 0; f < spec.frames.size(); ++f) {
     DcmItem* pf = newSequenceItem(d, DCM_PerFrameFunctionalGroupsSequence);

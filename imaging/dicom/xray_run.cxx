@@ -77,6 +77,24 @@ CArmPositioner readPositioner(const Lookup& l) {
   p.fieldOfViewRotationDeg = l.number(DCM_FieldOfViewRotation);
   p.fieldOfViewHorizontalFlip = l.string(DCM_FieldOfViewHorizontalFlip);
   p.fieldOfViewShape = l.string(DCM_FieldOfViewShape);
+  // The collimator as acquired, else the shutter a C-arm put in its place.
+  p.collimatorShape = l.string(DCM_CollimatorShape);
+  if (!p.collimatorShape.empty()) {
+    p.collimatorLeftColumn = l.number(DCM_CollimatorLeftVerticalEdge);
+    p.collimatorRightColumn = l.number(DCM_CollimatorRightVerticalEdge);
+    p.collimatorUpperRow = l.number(DCM_CollimatorUpperHorizontalEdge);
+    p.collimatorLowerRow = l.number(DCM_CollimatorLowerHorizontalEdge);
+    p.collimatorCircleCentre = l.pair(DCM_CenterOfCircularCollimator);
+    p.collimatorCircleRadius = l.number(DCM_RadiusOfCircularCollimator);
+  } else {
+    p.collimatorShape = l.string(DCM_ShutterShape);
+    p.collimatorLeftColumn = l.number(DCM_ShutterLeftVerticalEdge);
+    p.collimatorRightColumn = l.number(DCM_ShutterRightVerticalEdge);
+    p.collimatorUpperRow = l.number(DCM_ShutterUpperHorizontalEdge);
+    p.collimatorLowerRow = l.number(DCM_ShutterLowerHorizontalEdge);
+    p.collimatorCircleCentre = l.pair(DCM_CenterOfCircularShutter);
+    p.collimatorCircleRadius = l.number(DCM_RadiusOfCircularShutter);
+  }
   return p;
 }
 

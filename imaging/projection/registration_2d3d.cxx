@@ -450,6 +450,40 @@ RegistrationImage registrationImageFromFrame(const std::vector<float>& samples, 
   return img;
 }
 
+std::size_t maskOutsideCollimator(RegistrationImage& image, const CArmPositioner& p,
+                                  const IntensifierDistortion& distortion, double marginPx) {
+  const bool rect = p.collimatorShape.find("RECTANGULAR") != std::string::npos;
+  const bool circle = p.collimatorShape.find("CIRCULAR") != std::string::npos &&
+                      p.collimatorCircleCentre && p.collimatorCircleRadius;
+  if (!rect && !circle) return 0;
+  std::size_t dropped = 0;
+  for (unsigned r = 0; r < image.rows; ++r)
+    for (unsigned c = 0; c < image.columns; ++c) {
+      uint8_t& m = image.mask[std::size_t(r) * image.columns + c];
+      if (!m) continue;
+      // The stored pixel this ideal one shows, numbered from 1 as DICOM's edges are.
+      const auto s = distortion.k != 0 ? distortion.distort(c, r)
+                                       : std::array<double, 2>{double(c), double(r)};
+      const double col = s[0] + 1, row = s[1] + 1;
+      bool open = true;
+      if (rect) {
+        if (p.collimatorLeftColumn) open = open && col >= *p.collimatorLeftColumn + marginPx;
+        if (p.collimatorRightColumn) open = open && col <= *p.collimatorRightColumn - marginPx;
+        if (p.collimatorUpperRow) open = open && row >= *p.collimatorUpperRow + marginPx;
+        if (p.collimatorLowerRow) open = open && row <= *p.collimatorLowerRow - marginPx;
+      }
+      if (circle)
+        open = open && std::hypot(row - (*p.collimatorCircleCentre)[0],
+                                  col - (*p.collimatorCircleCentre)[1]) <=
+                           *p.collimatorCircleRadius - marginPx;
+      if (!open) {
+        m = 0;
+        ++dropped;
+      }
+    }
+  return dropped;
+}
+
 std::vector<uint8_t> levelWindow(const RegistrationImage& frame, const CArmGeometry& g,
                                  const std::vector<Vec3>& boneLps, double marginMm) {
   // The bone's own footprint, each point widened to a disc of `marginMm`:

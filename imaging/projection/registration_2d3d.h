@@ -20,8 +20,10 @@
 
 #include "imaging/core/progress.h"
 #include "imaging/core/volume.h"
+#include "imaging/dicom/xray_run.h"
 #include "imaging/projection/carm_geometry.h"
 #include "imaging/projection/drr_renderer.h"
+#include "imaging/projection/intensifier_distortion.h"
 
 namespace fluoroplan {
 
@@ -56,6 +58,14 @@ CollimatorEdges findCollimatorEdges(const std::vector<float>& samples, unsigned 
 // `marginPx` to leave its rim and the blades' edges out.
 RegistrationImage registrationImageFromFrame(const std::vector<float>& samples, unsigned columns,
                                              unsigned rows, double marginPx = 12);
+
+// Leaves out of `image` (ideal pixels) what the C-arm's collimator did not
+// expose as its DICOM states it (`p`, stored pixels: rectangular and
+// circular parts; a polygon is not read), and `marginPx` inside its edges.
+// `distortion` maps ideal pixels to stored ones (k = 0: none). Returns how
+// many compared pixels it left out.
+std::size_t maskOutsideCollimator(RegistrationImage& image, const CArmPositioner& p,
+                                  const IntensifierDistortion& distortion, double marginPx = 12);
 
 // What tracking knows from the previous frame of a run: how well it
 // matched and how sure its restarts made it.

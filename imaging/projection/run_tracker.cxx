@@ -116,6 +116,10 @@ TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::si
   const std::vector<float> ideal =
       d.k != 0 ? correctDistortion(t.samples, s.columns, s.rows, d) : t.samples;
   t.image = registrationImageFromFrame(ideal, s.columns, s.rows);
+  // What the collimator blocked, as the C-arm recorded it (the blades'
+  // shadows on the image are also found without it).
+  maskOutsideCollimator(
+      t.image, frame < run.frames.size() ? run.frames[frame].positioner : run.positioner, d);
   // The needles move little from frame to frame: where they were is left
   // out (8 px, about 2.3 mm at the isocentre on a 0.45 mm detector).
   RegistrationImage compared = t.image;

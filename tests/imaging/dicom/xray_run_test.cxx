@@ -211,3 +211,58 @@ TEST(SecondaryCapture, BadInputIsRefusedNamingTheFileAndNothingIsWritten) {
   EXPECT_THROW(writeSecondaryCapture(sc, dir / "sc.dcm"), std::runtime_error);
   EXPECT_FALSE(fs::exists(dir / "sc.dcm"));
 }
+
+TEST(XRayRun, CollimatorEdgesAreReadAndTheShutterStandsInForThem) {
+  // Legacy XA with a rectangular and circular collimator (1-based pixels).
+  XRayRunSpec s = baseSpec("collimated", 12, 2);
+  s.positioner.collimatorShape = "RECTANGULAR\\CIRCULAR";
+  s.positioner.collimatorLeftColumn = 5;
+  s.positioner.collimatorRightColumn = 36;
+  s.positioner.collimatorUpperRow = 3;
+  s.positioner.collimatorLowerRow = 30;
+  s.positioner.collimatorCircleCentre = std::array<double, 2>{16, 20};
+  s.positioner.collimatorCircleRadius = 18;
+  const fs::path dir = freshDir("collimated");
+  writeXRayRun(s, dir / "run.dcm");
+  const XRayRun run = readXRayRun(DicomFile::open(dir / "run.dcm"));
+  const CArmPositioner& p = run.frames[1].positioner;
+  EXPECT_EQ(p.collimatorShape, "RECTANGULAR\\CIRCULAR");
+  EXPECT_EQ(*p.collimatorLeftColumn, 5);
+  EXPECT_EQ(*p.collimatorRightColumn, 36);
+  EXPECT_EQ(*p.collimatorUpperRow, 3);
+  EXPECT_EQ(*p.collimatorLowerRow, 30);
+  EXPECT_EQ((*p.collimatorCircleCentre)[0], 16);
+  EXPECT_EQ((*p.collimatorCircleCentre)[1], 20);
+  EXPECT_EQ(*p.collimatorCircleRadius, 18);
+
+  // A C-arm that writes the Display Shutter instead: read the same way.
+  DcmFileFormat ff;
+  ASSERT_TRUE(ff.loadFile((dir / "run.dcm").c_str()).good());
+  DcmDataset* ds = ff.getDataset();
+  for (const DcmTagKey& t :
+       {DCM_CollimatorShape, DCM_CollimatorLeftVerticalEdge, DCM_CollimatorRightVerticalEdge,
+        DCM_CollimatorUpperHorizontalEdge, DCM_CollimatorLowerHorizontalEdge,
+        DCM_CenterOfCircularCollimator, DCM_RadiusOfCircularCollimator})
+    ds->findAndDeleteElement(t);
+  ds->putAndInsertString(DCM_ShutterShape, "RECTANGULAR");
+  ds->putAndInsertString(DCM_ShutterLeftVerticalEdge, "7");
+  ds->putAndInsertString(DCM_ShutterRightVerticalEdge, "33");
+  ds->putAndInsertString(DCM_ShutterUpperHorizontalEdge, "2");
+  ds->putAndInsertString(DCM_ShutterLowerHorizontalEdge, "31");
+  ASSERT_TRUE(ff.saveFile((dir / "shutter.dcm").c_str(), EXS_LittleEndianExplicit).good());
+  const XRayRun shuttered = readXRayRun(DicomFile::open(dir / "shutter.dcm"));
+  EXPECT_EQ(shuttered.positioner.collimatorShape, "RECTANGULAR");
+  EXPECT_EQ(*shuttered.positioner.collimatorLeftColumn, 7);
+  EXPECT_EQ(*shuttered.positioner.collimatorLowerRow, 31);
+  EXPECT_FALSE(shuttered.positioner.collimatorCircleRadius);
+
+  // Enhanced XA requires the collimator: with none given, the whole image.
+  XRayRunSpec e = baseSpec("enhanced-collimator", 12, 1);
+  e.enhanced = true;
+  writeXRayRun(e, dir / "enhanced.dcm");
+  const XRayRun en = readXRayRun(DicomFile::open(dir / "enhanced.dcm"));
+  EXPECT_EQ(en.frames[0].positioner.collimatorShape, "RECTANGULAR");
+  EXPECT_EQ(*en.frames[0].positioner.collimatorLeftColumn, 1);
+  EXPECT_EQ(*en.frames[0].positioner.collimatorRightColumn, 40);
+  EXPECT_EQ(*en.frames[0].positioner.collimatorLowerRow, 32);
+}

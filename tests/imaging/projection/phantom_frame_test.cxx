@@ -82,14 +82,21 @@ CArmGeometry startOnWrongLevel(const VariantCase& c, const std::string& named,
   return g;
 }
 
+// The start: 10 mm (6 across, 8 along the spine) and 5 degrees
+// (3 and 4 about the C-arm's axes) off the true pose.
+CArmGeometry startNear(const VariantCase& c) {
+  CArmGeometry g = c.truth;
+  g.isocentreLps = g.isocentreLps + Vec3{6, 0, -8};
+  g.primaryDeg += 3;
+  g.secondaryDeg -= 4;
+  return g;
+}
+
 // `confirmed` (if given) gets the check of the pose from the near start.
 void expectGuardKeepsTheLevel(const VariantCase& c, LevelCheck* confirmed = nullptr) {
   const Registration2D3D reg(c.phantom.ct);
   // From a start 10 mm and 5 degrees off: registered and confirmed.
-  CArmGeometry near = c.truth;
-  near.isocentreLps = near.isocentreLps + Vec3{6, 0, -8};
-  near.primaryDeg += 3;
-  near.secondaryDeg -= 4;
+  const CArmGeometry near = startNear(c);
   const RegistrationResult r = reg.run(c.frame, near, false);
   ASSERT_TRUE(r.accepted) << r.reason;
   EXPECT_LT(errorMm(c, r.geometry, "L4"), 1.0);
@@ -181,10 +188,7 @@ TEST(CollimatorBlades, TheirEdgesAreLeftOutAndTheFrameStillRegisters) {
   EXPECT_EQ(c.frame.mask[256 * c.frame.columns + 200], 1);
 
   const Registration2D3D reg(c.phantom.ct);
-  CArmGeometry near = c.truth;
-  near.isocentreLps = near.isocentreLps + Vec3{6, 0, -8};
-  near.primaryDeg += 3;
-  near.secondaryDeg -= 4;
+  const CArmGeometry near = startNear(c);
   const RegistrationResult r = reg.run(c.frame, near, false);
   ASSERT_TRUE(r.accepted) << r.reason;
   EXPECT_LT(errorMm(c, r.geometry, "L4"), 1.0);

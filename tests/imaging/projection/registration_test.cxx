@@ -294,3 +294,49 @@ TEST(CollimatorEdges, BladesShadowsAreFoundAndLeftOutOfTheComparison) {
   const RegistrationImage plain = registrationImageFromFrame(open, w, h, 12);
   EXPECT_TRUE(plain.mask[128 * w + 50] != 0); // no blade: the field reaches there
 }
+
+TEST(CollimatorEdges, WhatTheDicomCollimatorBlockedIsLeftOut) {
+  // 64 x 64, all compared; a collimator of columns 11-50 and rows 5-60
+  // (1-based), with a 2-pixel margin: stored columns 12..47 stay (0-based).
+  RegistrationImage img{64, 64, std::vector<float>(64 * 64, 1.f), std::vector<uint8_t>(64 * 64, 1)};
+  CArmPositioner p;
+  p.collimatorShape = "RECTANGULAR";
+  p.collimatorLeftColumn = 11;
+  p.collimatorRightColumn = 50;
+  p.collimatorUpperRow = 5;
+  p.collimatorLowerRow = 60;
+  const IntensifierDistortion flat{0, 30, 31.5, 31.5};
+  RegistrationImage a = img;
+  maskOutsideCollimator(a, p, flat, 2);
+  auto open = [](const RegistrationImage& m, unsigned c, unsigned r) {
+    return m.mask[r * m.columns + c] != 0;
+  };
+  EXPECT_FALSE(open(a, 11, 30));
+  EXPECT_TRUE(open(a, 12, 30));
+  EXPECT_TRUE(open(a, 47, 30));
+  EXPECT_FALSE(open(a, 48, 30));
+  EXPECT_FALSE(open(a, 30, 5));
+  EXPECT_TRUE(open(a, 30, 6));
+  EXPECT_TRUE(open(a, 30, 57));
+  EXPECT_FALSE(open(a, 30, 58));
+  // A circle: centre row 32.5, column 32.5 (1-based), radius 20.
+  CArmPositioner c;
+  c.collimatorShape = "CIRCULAR";
+  c.collimatorCircleCentre = std::array<double, 2>{32.5, 32.5};
+  c.collimatorCircleRadius = 20;
+  RegistrationImage b = img;
+  maskOutsideCollimator(b, c, flat, 0);
+  EXPECT_TRUE(open(b, 31, 31));
+  EXPECT_TRUE(open(b, 31 + 19, 31));
+  EXPECT_FALSE(open(b, 31 + 21, 31));
+  // Through an intensifier's pincushion the ideal pixel shows a stored one
+  // farther out: more of the ideal image lies outside the same blades.
+  RegistrationImage d = img;
+  const std::size_t flatDropped = maskOutsideCollimator(b = img, p, flat, 2);
+  const std::size_t pincushionDropped =
+      maskOutsideCollimator(d, p, IntensifierDistortion{0.2, 30, 31.5, 31.5}, 2);
+  EXPECT_GT(pincushionDropped, flatDropped);
+  // No collimator stated: nothing left out.
+  RegistrationImage e = img;
+  EXPECT_EQ(maskOutsideCollimator(e, CArmPositioner{}, flat, 2), 0u);
+}
