@@ -73,6 +73,34 @@ std::vector<OverlayTrajectory> readPlan(const fs::path& p) {
   return out;
 }
 
+// The CT's vertebrae as the plan names them (plan.json "vertebrae"), for
+// the wrong-level guard when no segmentation is given; none in an older plan.
+std::optional<CtLevelNames> readPlanLevelNames(const fs::path& p) {
+  if (p.empty()) return std::nullopt;
+  std::ifstream in(p);
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("vertebrae") || !j["vertebrae"].is_array())
+    return std::nullopt;
+  CtLevelNames names;
+  try {
+    for (const auto& v : j["vertebrae"]) {
+      const auto& c = v.at("body_centroid");
+      names.vertebrae.push_back(
+          {v.at("level").get<std::string>(),
+           {c.at(0).get<double>(), c.at(1).get<double>(), c.at(2).get<double>()},
+           v.value("ribs", false)});
+    }
+  } catch (const std::exception& e) {
+    throw std::runtime_error(p.string() +
+                             ": a vertebra in \"vertebrae\" is malformed: " + e.what());
+  }
+  if (j.contains("naming")) {
+    names.namingCertain = j["naming"].value("certain", true);
+    names.evidence = j["naming"].value("evidence", std::string());
+  }
+  return names;
+}
+
 // 8-bit picture of a frame: window over the field's 1st to 99th percentile.
 Gray8Image framePicture(const std::vector<float>& v, unsigned w, unsigned h) {
   std::vector<float> in;
@@ -289,8 +317,9 @@ struct OverlaySpine {
   std::vector<VertebraPoints> vertebrae;
   std::optional<CtLevelNames> names;
 };
+// Without a segmentation, the plan's vertebrae give the names (no outlines).
 OverlaySpine overlaySpineFor(const OverlayCliOptions& o, const Volume& ct) {
-  if (o.spineDir.empty()) return {};
+  if (o.spineDir.empty()) return {{}, readPlanLevelNames(o.planPath)};
   const SpineModel spine = readSpineFolder(o.spineDir, ct);
   CtLevelNames names;
   for (const auto& v : spine.vertebrae)

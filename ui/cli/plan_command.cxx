@@ -236,6 +236,14 @@ int planCommand(const PlanCliOptions& o, const Volume& ct, const ProgressCallbac
   j["levels"] = json::array();
   for (const auto& v : spine.vertebrae)
     j["levels"].push_back(v.level);
+  // The CT's vertebrae by name and where their bodies lie: the overlay's
+  // wrong-level guard checks each frame's level against them.
+  j["vertebrae"] = json::array();
+  for (const auto& v : spine.vertebrae)
+    j["vertebrae"].push_back(
+        {{"level", v.level},
+         {"body_centroid", {v.bodyCentroid.lps.x, v.bodyCentroid.lps.y, v.bodyCentroid.lps.z}},
+         {"ribs", v.ribs}});
   j["naming"] = {{"certain", spine.namingCertain}, {"evidence", spine.namingEvidence}};
   j["warnings"] = plan.warnings;
   j["spine"] = o.spine.empty() ? json("segmented from the CT") : json(o.spine.string());

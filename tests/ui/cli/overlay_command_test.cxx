@@ -68,6 +68,9 @@ TEST(OverlayCommand, ObliqueRunOnTheProneCtWithItsPlan) {
   for (const auto& f : j["frames"]) {
     EXPECT_TRUE(f["accepted"].get<bool>()) << f["reason"];
     EXPECT_LE(f["in_plane_error_mm"].get<double>(), 2.0);
+    // The plan's vertebrae name the levels for the wrong-level guard.
+    ASSERT_TRUE(f["level_check"].is_object()) << f["png"];
+    EXPECT_TRUE(f["level_check"]["confirmed"].get<bool>()) << f["level_check"];
     ASSERT_EQ(f["projection_matrix"].size(), 12u);
     ASSERT_EQ(f["trajectories"].size(), p["trajectories"].size());
     for (std::size_t t = 0; t < p["trajectories"].size(); ++t) {
