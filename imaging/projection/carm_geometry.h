@@ -38,6 +38,9 @@ struct CArmGeometry {
   std::array<double, 12> projectionMatrix() const;
   // LPS position of a detector pixel centre.
   Vec3 pixelLps(double column, double row) const;
+  // A detector pixel's size at the isocentre (mm): pixels to mm in the
+  // image plane, at the depth the C-arm is centred on.
+  double pixelMmAtIsocentre() const { return pixelMm * sourceToIsocentreMm / sourceToDetectorMm; }
 };
 
 // The same view with the C-arm's frame (u, v, d) turned by `r` about the

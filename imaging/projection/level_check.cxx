@@ -14,10 +14,6 @@ bool inField(const RegistrationImage& frame, const CArmGeometry& g, Vec3 p) {
   return frame.mask[std::size_t(r) * frame.columns + std::size_t(c)] != 0;
 }
 
-double mmAtIsocentre(const CArmGeometry& g) {
-  return g.pixelMm * g.sourceToIsocentreMm / g.sourceToDetectorMm;
-}
-
 std::string shiftName(int levels) {
   return levels < 0 ? "one level cranial" : "one level caudal";
 }
@@ -98,7 +94,7 @@ LevelCheck checkLevel(const Registration2D3D& registration, const RegistrationIm
   RegistrationOptions ro = o.registration;
   ro.restarts = 0; // only the match matters, not the spread
   ro.tracking.reset();
-  const double toMm = mmAtIsocentre(g);
+  const double toMm = g.pixelMmAtIsocentre();
   const auto here = g.project(g.isocentreLps);
   std::optional<LevelShift> better, rival;
   for (int levels : {-1, 1}) {

@@ -490,7 +490,7 @@ std::vector<uint8_t> levelWindow(const RegistrationImage& frame, const CArmGeome
   // a bounding box would take in much of the neighbouring levels (their
   // articular processes reach into it) and pull the pose toward theirs.
   std::vector<uint8_t> m(frame.mask.size(), 0);
-  const double pxMm = g.pixelMm * g.sourceToIsocentreMm / g.sourceToDetectorMm;
+  const double pxMm = g.pixelMmAtIsocentre();
   const long r = std::max(1L, std::lround(marginMm / pxMm));
   for (const Vec3& p : boneLps) {
     const auto px = g.project(p);
@@ -648,7 +648,7 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
                     int maxIterations = 25) {
     // The pixel's size at the isocentre sets the difference steps and caps.
     const CArmGeometry g = atLevel(start, L.factor);
-    const double pxMm = g.pixelMm * g.sourceToIsocentreMm / g.sourceToDetectorMm;
+    const double pxMm = g.pixelMmAtIsocentre();
     const LmSettings lm{{0.5 * pxMm, 0.5 * pxMm, 4 * pxMm, 0.25, 0.25, 0.25},
                         {3 * pxMm, 3 * pxMm, L.blur ? 0.0 : 10.0, 2, 2, 2},
                         tolMm,
@@ -717,8 +717,7 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
       const auto [p, s] = refine(fine, Params{}, 0.1, 1e-5);
       const CArmGeometry g = posed(start, p);
       const auto a = start.project(start.isocentreLps), b = g.project(start.isocentreLps);
-      const double correctionMm = std::hypot(a[0] - b[0], a[1] - b[1]) * start.pixelMm *
-                                  start.sourceToIsocentreMm / start.sourceToDetectorMm;
+      const double correctionMm = std::hypot(a[0] - b[0], a[1] - b[1]) * start.pixelMmAtIsocentre();
       const double turnedDeg = std::max({std::abs(p[3]), std::abs(p[4]), std::abs(p[5])});
       if (s >= o.minCorrelation && s >= o.tracking->correlation - o.trackingCorrelationDrop &&
           correctionMm <= o.trackingMaxCorrectionMm && turnedDeg <= o.trackingMaxCorrectionDeg) {
@@ -766,7 +765,7 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
   const auto probePx = found.project(probe);
   double inPlanePx = 0, depth = 0;
   int failedRestarts = 0;
-  const double toIsoMm = found.pixelMm * found.sourceToIsocentreMm / found.sourceToDetectorMm;
+  const double toIsoMm = found.pixelMmAtIsocentre();
   for (int k = 0; k < o.restarts; ++k) {
     // Deterministic perturbations: 5 mm across, 5 mm deep, 2 deg, in turn.
     const double sgn = (k % 2 == 0) ? 1.0 : -1.0;
@@ -905,8 +904,7 @@ TwoViewResult Registration2D3D::runTwoViews(const RegistrationImage& frameA,
       e.score = 1 - squaredDistance(e.gradients, target) / 8; // the mean over both views
       return e;
     };
-    const double pxMm =
-        a.geometry.pixelMm * 4 * a.geometry.sourceToIsocentreMm / a.geometry.sourceToDetectorMm;
+    const double pxMm = 4 * a.geometry.pixelMmAtIsocentre();
     const LmSettings lm{{0.5 * pxMm, 0.5 * pxMm, 0.5 * pxMm, 0.25, 0.25, 0.25},
                         {3 * pxMm, 3 * pxMm, 3 * pxMm, 2, 2, 2},
                         tolMm,

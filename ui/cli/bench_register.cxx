@@ -62,7 +62,7 @@ int benchRegister(const std::filesystem::path& sampleCase, bool asJson) {
       worst = std::max(worst, std::hypot(a[0] - b[0], a[1] - b[1]));
     }
     px = worst;
-    return worst * t.pixelMm * t.sourceToIsocentreMm / t.sourceToDetectorMm;
+    return worst * t.pixelMmAtIsocentre();
   };
   const Run ap = openRun(0), lateral = openRun(2),
             turning = openRun(3); // run1_ap, run3_lateral; run4: AP turning to oblique
