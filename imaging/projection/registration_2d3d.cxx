@@ -350,20 +350,34 @@ double gradientCorrelation(const std::vector<float>& a, const std::vector<float>
   return total / 2;
 }
 
+namespace {
+// The value at index k of `v` sorted (v is reordered).
+float nthValue(std::vector<float>& v, std::size_t k) {
+  std::nth_element(v.begin(), v.begin() + long(k), v.end());
+  return v[k];
+}
+
+// The intensifier's field: pixels brighter than a tenth of the way from the
+// image's darkest value to its 99th percentile (outside it shows black).
+float fieldThreshold(const std::vector<float>& samples) {
+  std::vector<float> v(samples);
+  const float top = nthValue(v, std::size_t(0.99 * double(v.size() - 1)));
+  const float lo = *std::min_element(samples.begin(), samples.end());
+  return lo + 0.1f * (top - lo);
+}
+} // namespace
+
 CollimatorEdges findCollimatorEdges(const std::vector<float>& samples, unsigned w, unsigned h) {
   CollimatorEdges out;
   if (w < 16 || h < 16 || samples.size() != std::size_t(w) * h) return out;
   // The field (as registrationImageFromFrame finds it) and its value range.
-  std::vector<float> sorted(samples);
-  std::sort(sorted.begin(), sorted.end());
-  const float lo = sorted.front(), top = sorted[std::size_t(0.99 * double(sorted.size() - 1))];
-  const float cut = lo + 0.1f * (top - lo);
+  const float cut = fieldThreshold(samples);
   std::vector<float> in;
   for (float v : samples)
     if (v > cut) in.push_back(v);
   if (in.size() < 256) return out;
-  std::sort(in.begin(), in.end());
-  const double step = 0.2 * (in[in.size() * 95 / 100] - in[in.size() * 5 / 100]);
+  const double step =
+      0.2 * (nthValue(in, in.size() * 95 / 100) - nthValue(in, in.size() * 5 / 100));
   if (step <= 0) return out;
   auto at = [&](long c, long r) { return samples[std::size_t(r) * w + std::size_t(c)]; };
   auto open = [&](long c, long r) { return at(c, r) > cut; };
@@ -408,14 +422,8 @@ RegistrationImage registrationImageFromFrame(const std::vector<float>& samples, 
                                              unsigned h, double marginPx) {
   RegistrationImage img{w, h, std::vector<float>(samples.size()),
                         std::vector<uint8_t>(samples.size(), 0)};
-  // The field: pixels brighter than a tenth of the image's 99th percentile
-  // (outside it the intensifier shows black), then the rim left out.
-  std::vector<float> sorted(samples);
-  std::nth_element(sorted.begin(), sorted.begin() + long(0.99 * double(sorted.size() - 1)),
-                   sorted.end());
-  const float top = sorted[std::size_t(0.99 * double(sorted.size() - 1))];
-  const float lo = *std::min_element(samples.begin(), samples.end());
-  const float cut = lo + 0.1f * (top - lo);
+  // The field (fieldThreshold), then the rim left out.
+  const float cut = fieldThreshold(samples);
   std::vector<uint8_t> field(samples.size());
   for (std::size_t i = 0; i < samples.size(); ++i) {
     field[i] = samples[i] > cut;
