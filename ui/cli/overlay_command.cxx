@@ -47,8 +47,15 @@ Volume loadCt(const fs::path& p, std::optional<PatientIdentity>* patient = nullp
   return std::move(*l.volume);
 }
 
-std::vector<OverlayTrajectory> readPlan(const fs::path& p) {
-  std::vector<OverlayTrajectory> out;
+// plan.json as overlay reads it: the trajectories, and the CT's vertebrae
+// by name (for the wrong-level guard when no segmentation is given; none
+// in an older plan).
+struct PlanFile {
+  std::vector<OverlayTrajectory> trajectories;
+  std::optional<CtLevelNames> names;
+};
+PlanFile readPlan(const fs::path& p) {
+  PlanFile out;
   if (p.empty()) return out;
   std::ifstream in(p);
   if (!in) throw std::runtime_error(p.string() + ": cannot read the plan");
@@ -68,19 +75,9 @@ std::vector<OverlayTrajectory> readPlan(const fs::path& p) {
     o.targetLps = {g[0], g[1], g[2]};
     o.activeTipMm = tip;
     o.boneLevel = t.value("bone_level", std::string());
-    out.push_back(o);
+    out.trajectories.push_back(o);
   }
-  return out;
-}
-
-// The CT's vertebrae as the plan names them (plan.json "vertebrae"), for
-// the wrong-level guard when no segmentation is given; none in an older plan.
-std::optional<CtLevelNames> readPlanLevelNames(const fs::path& p) {
-  if (p.empty()) return std::nullopt;
-  std::ifstream in(p);
-  json j = json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.contains("vertebrae") || !j["vertebrae"].is_array())
-    return std::nullopt;
+  if (!j.contains("vertebrae") || !j["vertebrae"].is_array()) return out;
   CtLevelNames names;
   try {
     for (const auto& v : j["vertebrae"]) {
@@ -98,7 +95,8 @@ std::optional<CtLevelNames> readPlanLevelNames(const fs::path& p) {
     names.namingCertain = j["naming"].value("certain", true);
     names.evidence = j["naming"].value("evidence", std::string());
   }
-  return names;
+  out.names = std::move(names);
+  return out;
 }
 
 // 8-bit picture of a frame: window over the field's 1st to 99th percentile.
@@ -148,12 +146,15 @@ struct Inputs {
   Volume ct;
   std::optional<PatientIdentity> patient;
   std::vector<OverlayTrajectory> plan;
+  std::optional<CtLevelNames> planNames; // the plan's vertebrae, if it lists them
   StudyInventory runs;
 };
 std::optional<Inputs> loadInputs(const OverlayCliOptions& o) {
   Inputs in;
   in.ct = loadCt(o.ctPath, &in.patient);
-  in.plan = readPlan(o.planPath);
+  PlanFile planFile = readPlan(o.planPath);
+  in.plan = std::move(planFile.trajectories);
+  in.planNames = std::move(planFile.names);
   in.runs = buildInventory(o.runPath);
   if (in.runs.runs.empty()) {
     std::cerr << "error: " << o.runPath.string() << ": no C-arm run found\n";
@@ -318,8 +319,9 @@ struct OverlaySpine {
   std::optional<CtLevelNames> names;
 };
 // Without a segmentation, the plan's vertebrae give the names (no outlines).
-OverlaySpine overlaySpineFor(const OverlayCliOptions& o, const Volume& ct) {
-  if (o.spineDir.empty()) return {{}, readPlanLevelNames(o.planPath)};
+OverlaySpine overlaySpineFor(const OverlayCliOptions& o, const Volume& ct,
+                             const std::optional<CtLevelNames>& planNames) {
+  if (o.spineDir.empty()) return {{}, planNames};
   const SpineModel spine = readSpineFolder(o.spineDir, ct);
   CtLevelNames names;
   for (const auto& v : spine.vertebrae)
@@ -327,6 +329,14 @@ OverlaySpine overlaySpineFor(const OverlayCliOptions& o, const Volume& ct) {
   names.namingCertain = spine.namingCertain;
   names.evidence = spine.namingEvidence;
   return {vertebraPoints(spine), names};
+}
+
+// The CT's levels the guard found in the field, space-separated.
+std::string levelsInView(const LevelCheck& c) {
+  std::string out;
+  for (const auto& l : c.levelsInView)
+    out += (out.empty() ? "" : " ") + l;
+  return out;
 }
 
 // The wrong-level guard's verdict, for overlay.json.
@@ -344,7 +354,7 @@ json levelCheckJson(const std::optional<LevelCheck>& c) {
 int replayCommand(const OverlayCliOptions& o) {
   const auto loaded = loadInputs(o);
   if (!loaded) return kInputProblem;
-  const auto& [ct, patient, plan, runs] = *loaded;
+  const auto& [ct, patient, plan, planNames, runs] = *loaded;
   const Registration2D3D reg(ct);
   IntensifierDistortion d;
   d.k = o.pincushionK;
@@ -355,7 +365,7 @@ int replayCommand(const OverlayCliOptions& o) {
     marks.push_back(parseLandmark(text));
   tracker.useLandmarks(marks);
   json warnings = json::array();
-  const auto [vertebrae, names] = overlaySpineFor(o, ct);
+  const auto [vertebrae, names] = overlaySpineFor(o, ct, planNames);
   std::optional<LevelTracker> levelTracker = levelTrackerFor(o, vertebrae, plan, reg, warnings);
   if (names) tracker.useLevelNames(*names);
   int rc = kOk;
@@ -383,12 +393,9 @@ int replayCommand(const OverlayCliOptions& o) {
       else
         std::cout << "NOT registered: " << r.reason;
       std::cout << " [" << t.how << "]";
-      if (t.levelCheck) {
-        std::cout << "; levels in view:";
-        for (const auto& l : t.levelCheck->levelsInView)
-          std::cout << " " << l;
-        std::cout << " (" << t.levelCheck->reason << ")";
-      }
+      if (t.levelCheck)
+        std::cout << "; levels in view: " << levelsInView(*t.levelCheck) << " ("
+                  << t.levelCheck->reason << ")";
       // Level by level (--spine): each planned level's own pose.
       const std::map<std::string, RegistrationResult> levelPoses =
           levelTracker ? levelTracker->next(t, f > 0) : std::map<std::string, RegistrationResult>{};
@@ -410,7 +417,7 @@ int replayCommand(const OverlayCliOptions& o) {
 int overlayCommand(const OverlayCliOptions& o) {
   const auto loaded = loadInputs(o);
   if (!loaded) return kInputProblem;
-  const auto& [ct, patient, plan, runs] = *loaded;
+  const auto& [ct, patient, plan, planNames, runs] = *loaded;
   fs::create_directories(o.outDir);
   json warnings = json::array();
   for (const XRayRunEntry& entry : runs.runs)
@@ -419,7 +426,7 @@ int overlayCommand(const OverlayCliOptions& o) {
       warnings.push_back(*w);
     }
   const Registration2D3D reg(ct);
-  const auto [vertebrae, names] = overlaySpineFor(o, ct);
+  const auto [vertebrae, names] = overlaySpineFor(o, ct, planNames);
   std::optional<LevelTracker> levelTracker = levelTrackerFor(o, vertebrae, plan, reg, warnings);
   IntensifierDistortion distortion0;
   distortion0.k = o.pincushionK;
@@ -584,11 +591,10 @@ int overlayCommand(const OverlayCliOptions& o) {
         // L6, a T13, uncertain names) in amber above it, in a few words
         // (overlay.json has it in full).
         if (const auto& lc = tf.levelCheck) {
-          std::string text = "LEVELS IN VIEW:";
-          for (const auto& l : lc->levelsInView)
-            text += " " + l;
-          text += lc->confirmed ? " - LEVEL CONFIRMED" : " - LEVEL NOT CONFIRMED";
-          drawText(pic, 4, int(s.rows) - 12, text, {0, 255, 0}, 1);
+          drawText(pic, 4, int(s.rows) - 12,
+                   "LEVELS IN VIEW: " + levelsInView(*lc) +
+                       (lc->confirmed ? " - LEVEL CONFIRMED" : " - LEVEL NOT CONFIRMED"),
+                   {0, 255, 0}, 1);
           if (const std::string badge = names ? levelCountBadge(*names) : ""; !badge.empty())
             drawText(pic, 4, int(s.rows) - 24, badge, {255, 200, 0}, 1);
         }
@@ -657,12 +663,9 @@ int overlayCommand(const OverlayCliOptions& o) {
            {"needles", needlesJson(needles, plan, distortion)}});
       std::cout << base << ": " << (r.accepted ? "registered" : "NOT registered") << " (" << how
                 << "); " << r.reason;
-      if (const auto& lc = tf.levelCheck) {
-        std::cout << "; levels in view:";
-        for (const auto& l : lc->levelsInView)
-          std::cout << " " << l;
-        std::cout << (lc->confirmed ? " (level confirmed)" : " (level NOT confirmed)");
-      }
+      if (const auto& lc = tf.levelCheck)
+        std::cout << "; levels in view: " << levelsInView(*lc)
+                  << (lc->confirmed ? " (level confirmed)" : " (level NOT confirmed)");
       if (r.accepted) std::cout << "; needles: " << needlesToPlanText(needles, plan);
       for (const auto& [level, lr] : levelPoses)
         std::cout << "; " << level << " alone: "
