@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -945,6 +946,24 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
       t += 0.25;
     return t;
   };
+  // A nerve crosses a corner of the bone, not through it: a straight course
+  // (local, running caudally and dorsally) is lifted square to itself,
+  // dorsally and cranially, until each point of it is 1 mm clear of the bone
+  // beneath. Returns it in world coordinates.
+  auto liftedClear = [&](const Frame& f, int16_t lab, Vec3 cranial, Vec3 caudal) {
+    const Vec3 d = caudal - cranial;
+    const Vec3 lift = normalized(Vec3{0, -d.z, d.y});
+    auto clearAt = [&](double h) {
+      for (double frac = 0; frac <= 1; frac += 0.25 / norm(d))
+        for (double k = 0; k <= 1; k += 0.25)
+          if (boneOf(f, lab, cranial + frac * d + (h - k) * lift)) return false;
+      return true;
+    };
+    double h = 0;
+    while (h < 4 && !clearAt(h))
+      h += 0.25;
+    return std::pair{f.toWorld(cranial + h * lift), f.toWorld(caudal + h * lift)};
+  };
   for (std::size_t i = 0; i + 1 < n; ++i) {
     const Level& nerveLevel = levels[i];
     const Level& bone = levels[i + 1];
@@ -1065,11 +1084,8 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
       } else {
         t.nerve = nerveName + " medial branch";
         t.bone = "root of the " + s.name + " transverse process";
-        // On the dorsal face of the TP's root against the lateral wall of
-        // the articular pillar: from 2 mm above the TP's axis down
-        // to 5 mm below it, across the root ("opposite the middle two quarters of the
-        // SAP").
-        // The TP's faces are measured 10 mm medial of its bony tip.
+        // The TP's axis as painted above; its middle 10 mm medial of its
+        // bony tip.
         const double backSlope = s.region == 'T' ? 0.55 : 0.15; // as painted above
         const Vec3 r0{side * (bone.pedicleU + s.pedicleWidth * 0.3), bone.tpV, bone.pedicleW};
         const double reach = s.transverseReach;
@@ -1080,35 +1096,68 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
         const double rz = s.region == 'L' ? 6.0 : 5.0; // as painted above
         const double xMid = reach + rz - 10;
         const Vec3 a = r0 + ((xMid - std::abs(r0.x)) / (reach - std::abs(r0.x))) * (r1 - r0);
-        const double vN = a.y + exitAlong(f, lab, a, back) + 1;
-        // 1 mm lateral to the outermost exit from bone between the midline
-        // and the TP's middle, at depth vN or, where the pillar does not
-        // reach back that far (TPs that slope backward), its most posterior
-        // depth; at height w or the pillar's highest point within 4 mm below.
-        // The wall is the median over depths vv +-1 mm, since the rounded
-        // tip of the SAP adds or drops a sliver of bone at single depths.
-        auto nerveAt = [&](double w) {
-          auto exitAt = [&](double vv, double ww) {
-            std::optional<double> exit;
-            for (double x = 0; x < std::abs(a.x); x += 0.25)
-              if (boneOf(f, lab, {side * x, vv, ww}) &&
-                  !boneOf(f, lab, {side * (x + 0.25), vv, ww}))
-                exit = x + 0.25;
-            return exit;
-          };
-          for (double ww = w; ww > w - 4; ww -= 0.25)
-            for (double vv = vN; vv > vN - 6; vv -= 0.25) {
-              if (!exitAt(vv, ww)) continue;
-              std::vector<double> xs;
-              for (double dv = -1; dv <= 1; dv += 0.5)
-                if (const auto e = exitAt(vv + dv, ww)) xs.push_back(*e);
-              std::sort(xs.begin(), xs.end());
-              return f.toWorld({side * (xs[xs.size() / 2] + 1), vv, ww});
-            }
-          throw std::logic_error("phantom: no articular pillar beside the " + s.name + " TP");
+        // The medial branch comes from in front of the TP, crosses its
+        // superior border against the neck of the SAP and runs caudally and
+        // dorsally onto the TP's dorsal face (Bogduk: "passes caudally and
+        // slightly dorsally"; Lau et al. 2004: the electrode lies opposite
+        // the middle two quarters of the SAP). Its course over the bone is
+        // modelled as the straight line a parallel needle lies along (Tran
+        // 2022: 34-49 degrees caudal), not one straight down the bone: from
+        // 1 mm above the TP's superior border at the depth of its axis, to
+        // 1 mm behind its dorsal face at the height of its axis, in the
+        // sagittal plane 1 mm lateral to the pillar beside it.
+        // Outermost exit from bone between the midline and the TP's middle.
+        auto exitAt = [&](double vv, double ww, double xMax) {
+          std::optional<double> exit;
+          for (double x = 0; x < xMax; x += 0.25)
+            if (boneOf(f, lab, {side * x, vv, ww}) && !boneOf(f, lab, {side * (x + 0.25), vv, ww}))
+              exit = x + 0.25;
+          return exit;
         };
-        t.startLps = nerveAt(a.z + 2);
-        t.endLps = nerveAt(a.z - 5);
+        // The TP's axis and faces where it leaves the pillar at x.
+        struct Root {
+          Vec3 axis;
+          double top, face;
+        };
+        auto rootAt = [&](double x) {
+          const double along = (x - std::abs(r0.x)) / (reach - std::abs(r0.x));
+          const Vec3 c = r0 + along * (r1 - r0);
+          const Vec3 q{side * x, c.y, c.z};
+          if (!boneOf(f, lab, q))
+            throw std::logic_error("phantom: no transverse root beside the " + s.name + " pillar");
+          return Root{q, q.z + exitAlong(f, lab, q, up), q.y + exitAlong(f, lab, q, back)};
+        };
+        // The pillar's wall beside the course: the 90th percentile of the
+        // outermost exits over the course's depths, from the TP's superior
+        // border to 4 mm above it (the SAP's neck).
+        auto wallBeside = [&](const Root& r) {
+          std::vector<double> xs;
+          // Where the pillar stands back from the root (a short or sloping
+          // TP), also 6 mm further forward and higher; where it overhangs the
+          // TP's middle (a hypertrophic facet), out to the TP's tip.
+          for (double widen = 0; widen <= 6 && xs.empty(); widen += 3)
+            for (double vv = r.axis.y - widen; vv <= r.face + 2; vv += 0.5)
+              for (double ww = r.top + 1; ww <= r.top + 4 + widen; ww += 0.5)
+                if (const auto e = exitAt(vv, ww, widen > 0 ? reach : std::abs(a.x)))
+                  xs.push_back(*e);
+          // Where the point is under the pillar itself (the facet overhangs
+          // the root, and the top measured there is the pillar's), the wall
+          // is the pillar's outer face just below that top.
+          if (xs.empty())
+            for (double vv = r.axis.y - 6; vv <= r.face + 2; vv += 0.5)
+              for (double ww = r.top - 4; ww <= r.top - 1; ww += 0.5)
+                if (const auto e = exitAt(vv, ww, reach)) xs.push_back(*e);
+          if (xs.empty())
+            throw std::logic_error("phantom: no articular pillar beside the " + s.name + " TP");
+          std::sort(xs.begin(), xs.end());
+          return xs[xs.size() * 9 / 10] + 1;
+        };
+        // The wall measured above the TP's middle, then again above the root
+        // found there.
+        const Root root = rootAt(wallBeside(rootAt(wallBeside(rootAt(xMid)))));
+        const Vec3 cranial{root.axis.x, root.axis.y, root.top + 1};
+        const Vec3 caudal{root.axis.x, root.face + 1, root.axis.z};
+        std::tie(t.startLps, t.endLps) = liftedClear(f, lab, cranial, caudal);
       }
       truth.nerves.push_back(t);
     }

@@ -271,7 +271,7 @@ void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalV
     //    of the vertebra at the pedicle's height) and measured 10 mm short
     //    of it, where it stands alone: its axis height, faces and depth.
     struct TransverseProcess {
-      double tip = 0, uMid = 0, depth = 0, axisW = 0, top = 0, bottom = 0, dorsalFace = 0;
+      double tip = 0, uMid = 0, depth = 0, axisW = 0, top = 0, bottom = 0;
     };
     std::optional<TransverseProcess> tp;
     if (!sacrum) {
@@ -307,7 +307,6 @@ void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalV
           t.bottom = c.z - medianExit(q, -1.0 * Z, X, Y);
           t.axisW = 0.5 * (t.top + t.bottom);
           t.depth = c.y;
-          t.dorsalFace = c.y + medianExit({t.uMid, c.y, t.axisW}, Y, X, Z);
           if (t.top > t.bottom + 2) tp = t;
         }
       }
@@ -430,18 +429,91 @@ void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalV
                  "1.5 mm lateral to the articular pillar, at the depth and height of the bone "
                  "beside it"};
 
-    // 5. Lumbar-type medial branch: on the dorsal face of the TP against the
-    //    lateral wall of the articular pillar, from 2 mm above the TP's axis
-    //    down to 5 mm below it, across its root (Bogduk; Lau et al. 2004:
-    //    the electrode lies opposite the middle two quarters of the SAP).
+    // 5. Lumbar-type medial branch: from in front of the TP it crosses the
+    //    TP's superior border against the neck of the SAP and runs caudally
+    //    and dorsally onto its dorsal face (Bogduk; Lau et al. 2004: the
+    //    electrode lies opposite the middle two quarters of the SAP). The
+    //    course over the bone: from 1 mm above the superior border at the
+    //    depth of the TP's axis, to 1 mm behind its dorsal face at the
+    //    height of its axis, 1 mm lateral to the pillar beside it; lifted
+    //    square to itself until it is 1 mm clear of the corner it crosses.
     {
-      const double vN = tp->dorsalFace + 1;
-      const auto c0 = nerveAt(vN, tp->axisW + 2, rc, tp->uMid);
-      const auto c1 = nerveAt(vN, tp->axisW - 5, rc, tp->uMid);
-      if (c0 && c1)
-        (side > 0 ? vm.rootGrooveLeft : vm.rootGrooveRight) = NerveGroove{
-            toLps(c0->x, c0->y, c0->z), toLps(c1->x, c1->y, c1->z), 0.5,
-            "dorsal face of the transverse root against the superior articular process"};
+      // A nerve crosses a corner of the bone, not through it: a straight
+      // course (running caudally and dorsally) is lifted square to itself,
+      // dorsally and cranially, until each point of it is 1 mm clear of the
+      // bone beneath.
+      auto liftedClear = [&](Vec3 cranial, Vec3 caudal) {
+        const Vec3 d = caudal - cranial;
+        const Vec3 lift = normalized(Vec3{0, -d.z, d.y});
+        auto clearAt = [&](double h) {
+          for (double f = 0; f <= 1; f += 0.25 / norm(d))
+            for (double k = 0; k <= 1; k += 0.25) {
+              const Vec3 q = cranial + f * d + (h - k) * lift;
+              if (bone(q.x, q.y, q.z)) return false;
+            }
+          return true;
+        };
+        double h = 0;
+        while (h < 4 && !clearAt(h))
+          h += 0.25;
+        return std::pair{cranial + h * lift, caudal + h * lift};
+      };
+      // The TP's axis through its sections at its middle and 3 mm medial,
+      // followed to the root, where the pillar's bone would bias a section.
+      Centroid inner, middle;
+      for (const auto& p : vox) {
+        if (!beside(p, wAxis, 12)) continue;
+        if (std::abs(lateral(p) - (tp->uMid - 3)) < 1.5) inner.add(p);
+        if (std::abs(lateral(p) - tp->uMid) < 1.5) middle.add(p);
+      }
+      struct Root {
+        Vec3 axis;
+        double top, face;
+      };
+      auto rootAt = [&](double u) -> std::optional<Root> {
+        const Vec3 m = middle.mean(), i = inner.mean();
+        const double along = (tp->uMid - u) / 3;
+        const Vec3 q{u, m.y + along * (i.y - m.y), m.z + along * (i.z - m.z)};
+        if (!bone(q.x, q.y, q.z)) return std::nullopt;
+        return Root{q, q.z + exitAlong(q, {0, 0, 1}), q.y + exitAlong(q, {0, 1, 0})};
+      };
+      // The pillar's wall beside the course: the 90th percentile of the
+      // outermost exits over its depths, from the TP's superior border to
+      // 4 mm above it (the SAP's neck).
+      auto wallBeside = [&](const std::optional<Root>& r) -> std::optional<double> {
+        if (!r) return std::nullopt;
+        std::vector<double> us;
+        // Where the pillar stands back from the root (a short or sloping
+        // TP), also 6 mm further forward and higher; where it overhangs the
+        // TP's middle (a hypertrophic facet), out to the TP's tip.
+        for (double widen = 0; widen <= 6 && us.empty(); widen += 3)
+          for (double vv = r->axis.y - widen; vv <= r->face + 2; vv += 0.5)
+            for (double ww = r->top + 1; ww <= r->top + 4 + widen; ww += 0.5)
+              if (const auto e = outermostExit(rc, widen > 0 ? tp->tip : tp->uMid, vv, ww))
+                us.push_back(*e);
+        // Where the point is under the pillar itself (the facet overhangs
+        // the root, and the top measured there is the pillar's), the wall is
+        // the pillar's outer face just below that top.
+        if (us.empty())
+          for (double vv = r->axis.y - 6; vv <= r->face + 2; vv += 0.5)
+            for (double ww = r->top - 4; ww <= r->top - 1; ww += 0.5)
+              if (const auto e = outermostExit(rc, tp->tip, vv, ww)) us.push_back(*e);
+        if (us.empty()) return std::nullopt;
+        return percentile(us, 0.9) + 1;
+      };
+      std::optional<Root> root;
+      if (inner.n > 10 && middle.n > 10)
+        if (const auto u1 = wallBeside(rootAt(tp->uMid)))
+          if (const auto u2 = wallBeside(rootAt(*u1))) root = rootAt(*u2);
+      if (root) {
+        const Vec3 cranial{root->axis.x, root->axis.y, root->top + 1};
+        const Vec3 caudal{root->axis.x, root->face + 1, root->axis.z};
+        const auto [c0, c1] = liftedClear(cranial, caudal);
+        (side > 0 ? vm.rootGrooveLeft : vm.rootGrooveRight) =
+            NerveGroove{toLps(c0.x, c0.y, c0.z), toLps(c1.x, c1.y, c1.z), 0.5,
+                        "over the transverse root's superior border beside the superior "
+                        "articular process, down onto its dorsal face"};
+      }
     }
 
     // 6. Thoracic-type: along the upper edge of the TP, 7-15 mm short of its
