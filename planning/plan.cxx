@@ -164,6 +164,12 @@ Trajectory evaluatePath(const PathScene& scene, const SpineModel& spine,
                                     course->caudalLps, o.nerveToleranceMm);
     t.angleToNerveDeg = angleBetweenLines(out, course->cranialLps - course->caudalLps);
     t.score = 4.0 * t.activeTipOnNerveMm / req.needle.activeTipMm;
+    // Of paths that cover the nerve alike, the one hugging its course
+    // keeps more of the tip on it when the course found is a millimetre off.
+    t.score += 1.5 *
+               coverage(target, out, req.needle.activeTipMm, course->cranialLps, course->caudalLps,
+                        0.5 * o.nerveToleranceMm) /
+               req.needle.activeTipMm;
     why << fixed1(t.activeTipOnNerveMm) << " of " << fixed1(req.needle.activeTipMm)
         << " mm of the active tip lies along the nerve (" << fixed1(t.angleToNerveDeg)
         << " degrees to it), "
