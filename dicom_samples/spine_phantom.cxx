@@ -960,7 +960,7 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
       return true;
     };
     double h = 0;
-    while (h < 4 && !clearAt(h))
+    while (h < 6 && !clearAt(h))
       h += 0.25;
     return std::pair{f.toWorld(cranial + h * lift), f.toWorld(caudal + h * lift)};
   };
@@ -980,8 +980,8 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
       if (s.region == 'S') {
         t.nerve = nerveName + " dorsal ramus";
         t.bone = "groove between the sacral ala and the S1 superior articular process";
-        // On the ala's dorsal face, against the lateral wall of the S1 SAP,
-        // from just below the top of S1 down 12 mm.
+        // The groove's sagittal plane: 1 mm lateral to the S1 SAP's wall,
+        // found just behind the ala's dorsal face.
         const double h = s.bodyHeight / 2;
         const Vec3 onAla{side * (bone.facetU + 6), 0, h - 6};
         const double vN = exitAlong(f, lab, onAla, back) + 1;
@@ -995,8 +995,30 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
             }
           throw std::logic_error("phantom: no S1 superior articular process");
         };
-        t.startLps = f.toWorld({wallAt(h + 2), vN, h - 2});
-        t.endLps = f.toWorld({wallAt(h + 2), vN, h - 14});
+        // It crosses the ala's superior border in the groove and turns down
+        // its dorsal face, as the medial branches do over a TP's root: in
+        // the groove's sagittal plane, the ala's dorsal-superior corner (its
+        // face the median over 6 mm of height below the top of S1, its top
+        // the median over the 4 mm in front of the face), and a course 45
+        // degrees caudal and dorsal around it, from 4 mm in front of the
+        // face to 4 mm below the top, lifted until 1 mm clear of it (its ends
+        // then lie 3 mm off the bone: the nerve bends round the corner).
+        const double x = wallAt(h + 2);
+        auto median = [](std::vector<double> xs) {
+          if (xs.empty()) throw std::logic_error("phantom: no sacral ala beside the S1 SAP");
+          std::sort(xs.begin(), xs.end());
+          return xs[xs.size() / 2];
+        };
+        std::vector<double> faces, tops;
+        for (double w = h - 10; w <= h - 4; w += 0.5)
+          if (boneOf(f, lab, {x, 0, w})) faces.push_back(exitAlong(f, lab, {x, 0, w}, back));
+        const double face = median(faces);
+        for (double v = face - 6; v <= face - 2; v += 0.5)
+          if (boneOf(f, lab, {x, v, h - 10}))
+            tops.push_back(h - 10 + exitAlong(f, lab, {x, v, h - 10}, up));
+        const double top = median(tops);
+        std::tie(t.startLps, t.endLps) =
+            liftedClear(f, lab, {x, face - 4, top + 1}, {x, face + 1, top - 4});
       } else if (s.region == 'C') {
         // Cervical medial branches are named for the pillar they wrap
         // around: the C4 medial branch crosses the waist of the C4 pillar,

@@ -301,10 +301,12 @@ NervePlan planFacetNerve(const PathScene& scene, const SpineModel& spine,
   // Within a mobile C-arm's reach: the down-the-needle view needs a tilt
   // of about the needle's caudal angle.
   const double cMax = rf ? 60 : 45, lMax = rf ? 55 : 40;
-  // RF: the tip may also sit 1 mm past the nerve along the needle (on
-  // the bone, within the tip allowance), so the active tip crosses the
-  // nerve rather than leaving it at the tip.
-  const std::vector<double> beyond = rf ? std::vector<double>{0.0, 1.0} : std::vector<double>{0.0};
+  // RF: the tip may also sit half a millimetre past the nerve along the
+  // needle (on the bone, within the tip allowance), so the active tip
+  // crosses the nerve rather than leaving it at the tip; no more, so the
+  // target stays within the tolerance where the course found is a
+  // millimetre off.
+  const std::vector<double> beyond = rf ? std::vector<double>{0.0, 0.5} : std::vector<double>{0.0};
   std::size_t leftTheScan = 0, directions = 0;
   double steepestInScan = -1;
   const bool neck = bone->label >= 1 && bone->label <= 7;

@@ -399,20 +399,63 @@ void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalV
       return std::nullopt;
     };
 
+    // A nerve crosses a corner of the bone, not through it: a straight
+    // course (running caudally and dorsally) is lifted square to itself,
+    // dorsally and cranially, until each point of it is 1 mm clear of the
+    // bone beneath.
+    auto liftedClear = [&](Vec3 cranial, Vec3 caudal) {
+      const Vec3 d = caudal - cranial;
+      const Vec3 lift = normalized(Vec3{0, -d.z, d.y});
+      auto clearAt = [&](double h) {
+        for (double f = 0; f <= 1; f += 0.25 / norm(d))
+          for (double k = 0; k <= 1; k += 0.25) {
+            const Vec3 q = cranial + f * d + (h - k) * lift;
+            if (bone(q.x, q.y, q.z)) return false;
+          }
+        return true;
+      };
+      double h = 0;
+      while (h < 6 && !clearAt(h))
+        h += 0.25;
+      return std::pair{cranial + h * lift, caudal + h * lift};
+    };
+
     if (sacrum) {
-      // L5 dorsal ramus: on the ala's dorsal face in the groove against the
-      // S1 SAP, from just below the top of S1 down 12 mm (Lau et al., Pain
-      // Med 2004: tip opposite the middle and posterior thirds of the S1 SAP).
-      std::optional<double> face;
-      for (double v = canal.y - 25; v < canal.y + 25; v += 0.25)
-        if (bone(up + 1, v, wRef - 6) && !bone(up + 1, v + 0.25, wRef - 6)) face = v + 0.25;
-      if (!face) continue;
-      const double vN = *face + 1;
-      const auto wall = nerveAt(vN, wRef + 2, std::max(rc, up - 6), up + 8);
+      // L5 dorsal ramus: in the groove between the ala and the S1 SAP (Lau
+      // et al., Pain Med 2004: tip opposite the middle and posterior thirds
+      // of the S1 SAP), the groove's plane 1 mm lateral to the SAP's wall
+      // just behind the ala's dorsal face. It crosses the ala's superior
+      // border and turns down its dorsal face: 45 degrees caudal and dorsal
+      // around the dorsal-superior corner (face: the median over 6 mm of
+      // height below the top of S1; top: the median over the 4 mm in front
+      // of the face), from 4 mm in front of the face to 4 mm below the top,
+      // lifted until 1 mm clear of it.
+      auto faceAt = [&](double u, double w) -> std::optional<double> {
+        std::optional<double> face;
+        for (double v = canal.y - 25; v < canal.y + 25; v += 0.25)
+          if (bone(u, v, w) && !bone(u, v + 0.25, w)) face = v + 0.25;
+        return face;
+      };
+      const auto face0 = faceAt(up + 1, wRef - 6);
+      if (!face0) continue;
+      const auto wall = nerveAt(*face0 + 1, wRef + 2, std::max(rc, up - 6), up + 8);
       if (!wall) continue;
+      const double x = wall->x;
+      std::vector<double> faces, tops;
+      for (double w = wRef - 10; w <= wRef - 4; w += 0.5)
+        if (const auto e = faceAt(x, w)) faces.push_back(*e);
+      if (faces.empty()) continue;
+      const double face = percentile(faces, 0.5);
+      for (double v = face - 6; v <= face - 2; v += 0.5)
+        if (bone(x, v, wRef - 10))
+          tops.push_back(wRef - 10 + exitAlong({x, v, wRef - 10}, {0, 0, 1}));
+      if (tops.empty()) continue;
+      const double top = percentile(tops, 0.5);
+      const auto [c0, c1] = liftedClear({x, face - 4, top + 1}, {x, face + 1, top - 4});
       (side > 0 ? vm.rootGrooveLeft : vm.rootGrooveRight) =
-          NerveGroove{toLps(wall->x, vN, wRef - 2), toLps(wall->x, vN, wRef - 14), 0.5,
-                      "on the sacral ala's dorsal face against the S1 superior articular process"};
+          NerveGroove{toLps(c0.x, c0.y, c0.z), toLps(c1.x, c1.y, c1.z), 0.5,
+                      "over the sacral ala's superior border in the groove against the S1 "
+                      "superior articular process, down onto its dorsal face"};
       continue;
     }
     if (!tp) continue;
@@ -438,26 +481,6 @@ void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalV
     //    height of its axis, 1 mm lateral to the pillar beside it; lifted
     //    square to itself until it is 1 mm clear of the corner it crosses.
     {
-      // A nerve crosses a corner of the bone, not through it: a straight
-      // course (running caudally and dorsally) is lifted square to itself,
-      // dorsally and cranially, until each point of it is 1 mm clear of the
-      // bone beneath.
-      auto liftedClear = [&](Vec3 cranial, Vec3 caudal) {
-        const Vec3 d = caudal - cranial;
-        const Vec3 lift = normalized(Vec3{0, -d.z, d.y});
-        auto clearAt = [&](double h) {
-          for (double f = 0; f <= 1; f += 0.25 / norm(d))
-            for (double k = 0; k <= 1; k += 0.25) {
-              const Vec3 q = cranial + f * d + (h - k) * lift;
-              if (bone(q.x, q.y, q.z)) return false;
-            }
-          return true;
-        };
-        double h = 0;
-        while (h < 4 && !clearAt(h))
-          h += 0.25;
-        return std::pair{cranial + h * lift, caudal + h * lift};
-      };
       // The TP's axis through its sections at its middle and 3 mm medial,
       // followed to the root, where the pillar's bone would bias a section.
       Centroid inner, middle;
