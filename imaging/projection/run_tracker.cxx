@@ -254,19 +254,20 @@ std::map<std::string, RegistrationResult> LevelTracker::next(const TrackedFrame&
     }
     if (!r.accepted && base) {
       r = reg_.runLevel(image, *base, bone, 2, options_);
-      if (!whole.accepted) fromLandmarks.push_back(level);
-    }
-    if (!r.accepted && base && !whole.accepted) {
-      // Started from landmarks, whose fit leaves depth where the DICOM
-      // pose's guess put it: a single level started 20-40 mm off in depth
-      // can settle on a wrong pose. Try 25 mm nearer and farther, and keep
-      // the best that registers.
-      for (double d : {-25.0, 25.0}) {
-        RegistrationResult start = *base;
-        start.geometry.isocentreLps =
-            start.geometry.isocentreLps + d * start.geometry.detectorDirection();
-        RegistrationResult t = reg_.runLevel(image, start, bone, 2, options_);
-        if (t.accepted && (!r.accepted || t.correlation > r.correlation)) r = t;
+      if (!whole.accepted) {
+        fromLandmarks.push_back(level);
+        // Started from landmarks, whose fit leaves depth where the DICOM
+        // pose's guess put it: a single level started 20-40 mm off in depth
+        // can settle on a wrong pose. When it does not register, try 25 mm
+        // nearer and farther, and keep the best that registers.
+        if (!r.accepted)
+          for (double d : {-25.0, 25.0}) {
+            RegistrationResult start = *base;
+            start.geometry.isocentreLps =
+                start.geometry.isocentreLps + d * start.geometry.detectorDirection();
+            RegistrationResult t = reg_.runLevel(image, start, bone, 2, options_);
+            if (t.accepted && (!r.accepted || t.correlation > r.correlation)) r = t;
+          }
       }
     }
     out[level] = r;
