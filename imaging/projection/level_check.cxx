@@ -119,19 +119,47 @@ LevelCheck checkLevel(const Registration2D3D& registration, const RegistrationIm
       rival = s;
     }
   }
+  // The count on the frame: where it says the pose is a level off and the
+  // match does not say so clearly the other way, the level is not
+  // confirmed; where the shift it names matches about as well (a rival),
+  // that shift is the better start.
+  out.frameCount = countLevelsOnFrame(frame, g, names);
+  const int counted = out.frameCount.favouredShift;
+  std::optional<LevelShift> byCount;
+  if (counted != 0 && !better)
+    for (const LevelShift& s : out.shifts)
+      if (s.levels == counted && s.separate &&
+          s.correlation >= registered.correlation - o.margin * std::abs(registered.correlation))
+        byCount = s;
   std::ostringstream why;
-  if (better) {
+  if (counted != 0 && better && better->levels != counted) {
+    why << "level not sure: the match says the pose is " << shiftName(better->levels)
+        << " off, the disc spaces counted on the frame say " << shiftName(counted);
+  } else if (byCount) {
+    out.betterStart = byCount->pose;
+    why << "wrong level: the disc spaces counted on the frame say the pose is "
+        << shiftName(byCount->levels) << " off, and the CT there matches about as well (gradient "
+        << "correlation " << byCount->correlation << " vs " << registered.correlation << ")";
+  } else if (better) {
     out.betterStart = better->pose;
     why << "wrong level: the frame matches the CT " << shiftName(better->levels)
         << " better (gradient correlation " << better->correlation << " vs "
         << registered.correlation << "): the start was a level off";
   } else if (!registered.accepted) {
     why << "not registered, and neither neighbouring level matches better";
-  } else if (rival) {
+  } else if (counted != 0) {
+    why << "level not sure: the disc spaces counted on the frame say the pose is "
+        << shiftName(counted) << " off, but the CT there matches worse";
+  } else if (rival && !out.frameCount.ruledOut(rival->levels)) {
     why << "level not sure: the CT " << shiftName(rival->levels)
         << " matches the frame almost as well (gradient correlation " << rival->correlation
         << " vs " << registered.correlation
         << "); give landmarks on a view that shows the sacrum or the ribs";
+  } else if (rival) {
+    out.confirmed = true;
+    why << "level confirmed by the count on the frame: the CT " << shiftName(rival->levels)
+        << " matches almost as well (gradient correlation " << rival->correlation << " vs "
+        << registered.correlation << "), but puts its sacrum where the frame shows a disc";
   } else {
     out.confirmed = true;
     why << "level confirmed: one level cranial and caudal match worse (";
@@ -143,6 +171,7 @@ LevelCheck checkLevel(const Registration2D3D& registration, const RegistrationIm
     }
     why << ", this pose " << std::to_string(registered.correlation).substr(0, 5) << ")";
   }
+  why << ". " << out.frameCount.summary;
   out.reason = why.str();
   return out;
 }

@@ -7,7 +7,10 @@
 // the repetition: the sacrum, the last ribs, the field's edge. The check
 // moves the pose by one level each way (each vertebra onto its neighbour's
 // place, from the CT's own spacing), refines it, and compares: the pose is
-// confirmed only when it matches clearly better than both shifts. It also
+// confirmed only when it matches clearly better than both shifts, and the
+// disc spaces counted on the frame (FrameLevelCount) do not say it is a
+// level off; where they do, and the shift they name matches about as well,
+// that shift is the better start. It also
 // lists the CT's vertebrae that lie in the field at the pose, and, where
 // the CT counts unusually (an L6, a T13) or its names are uncertain, says
 // how counting on the frame would mislead: the names drawn are the CT's.
@@ -15,21 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "imaging/projection/ct_level_names.h"
+#include "imaging/projection/frame_level_count.h"
 #include "imaging/projection/registration_2d3d.h"
 
 namespace fluoroplan {
-
-struct NamedVertebra {
-  std::string level; // as the CT names it: "L4", "L6", "sacrum"
-  Vec3 bodyLps;      // its body's centre, LPS mm
-  bool ribs = false; // bears ribs
-};
-
-struct CtLevelNames {
-  std::vector<NamedVertebra> vertebrae; // cranial first
-  bool namingCertain = true;
-  std::string evidence; // how the CT's levels were counted
-};
 
 struct LevelShift {
   int levels = 0;          // -1: one level cranial, +1: one level caudal
@@ -45,6 +38,7 @@ struct LevelCheck {
   std::string lowestRibsInView; // the lowest rib-bearing vertebra in the field, if any
   double correlation = 0;       // of the pose checked
   std::vector<LevelShift> shifts;
+  FrameLevelCount frameCount; // the disc spaces counted on the frame at the pose
   bool confirmed = false;
   // A shift that matches clearly better: the pose to register from instead.
   std::optional<CArmGeometry> betterStart;

@@ -339,8 +339,27 @@ std::string levelsInView(const LevelCheck& c) {
   return out;
 }
 
+// The disc spaces counted on the frame, for overlay.json: the CT's disc
+// places at the pose (pixels as the projection matrix gives them) and
+// whether each shows, on the frame as stored (distortion applied).
+json frameCountJson(const FrameLevelCount& f, const IntensifierDistortion& d) {
+  json places = json::array();
+  for (const DiscPlace& p : f.places)
+    if (p.inField)
+      places.push_back({{"disc", p.name.empty() ? json(nullptr) : json(p.name)},
+                        {"pixel", d.distort(p.px[0], p.px[1])},
+                        {"contrast_to_typical_disc", p.relativeContrast},
+                        {"seen", p.seen}});
+  return {{"counted", f.counted},
+          {"discs_seen", f.discsSeen},
+          {"places_in_field", places},
+          {"favoured_shift_levels", f.favouredShift},
+          {"caudal_shift_ruled_out", f.ruledOut(1)},
+          {"summary", f.summary}};
+}
+
 // The wrong-level guard's verdict, for overlay.json.
-json levelCheckJson(const std::optional<LevelCheck>& c) {
+json levelCheckJson(const std::optional<LevelCheck>& c, const IntensifierDistortion& d) {
   if (!c) return nullptr;
   return {{"confirmed", c->confirmed},
           {"reason", c->reason},
@@ -348,7 +367,8 @@ json levelCheckJson(const std::optional<LevelCheck>& c) {
           {"sacrum_in_view", c->sacrumInView},
           {"lowest_ribs_in_view",
            c->lowestRibsInView.empty() ? json(nullptr) : json(c->lowestRibsInView)},
-          {"count_warning", c->countWarning.empty() ? json(nullptr) : json(c->countWarning)}};
+          {"count_warning", c->countWarning.empty() ? json(nullptr) : json(c->countWarning)},
+          {"frame_count", frameCountJson(c->frameCount, d)}};
 }
 
 int replayCommand(const OverlayCliOptions& o) {
@@ -658,7 +678,7 @@ int overlayCommand(const OverlayCliOptions& o) {
             {r.geometry.isocentreLps.x, r.geometry.isocentreLps.y, r.geometry.isocentreLps.z}},
            {"trajectories", trajectories},
            {"levels", levelsJson(levelPoses)},
-           {"level_check", levelCheckJson(tf.levelCheck)},
+           {"level_check", levelCheckJson(tf.levelCheck, distortion)},
            {"vertebrae", vertebraeJson},
            {"needles", needlesJson(needles, plan, distortion)}});
       std::cout << base << ": " << (r.accepted ? "registered" : "NOT registered") << " (" << how

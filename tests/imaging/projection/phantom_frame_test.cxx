@@ -32,7 +32,8 @@ struct VariantCase {
   }
 };
 
-VariantCase variantCase(bool lumbarSixth, bool sacralisedL5, Detector det = {}) {
+VariantCase variantCase(bool lumbarSixth, bool sacralisedL5, Detector det = {},
+                        double primaryDeg = 180) {
   PhantomOptions o;
   o.columns = o.rows = 384;
   o.pixelMm = 1.0;
@@ -46,14 +47,14 @@ VariantCase variantCase(bool lumbarSixth, bool sacralisedL5, Detector det = {}) 
   // Prone, table AP (primary 180), centred between the L4 and L5 bodies,
   // as the sample runs are; a flat panel (no pincushion), `det` otherwise.
   CArmPose pose;
-  pose.primaryDeg = 180;
+  pose.primaryDeg = primaryDeg;
   pose.isocenterLps = 0.5 * (c.of("L4") + c.of("L5"));
   det.pincushionK = 0;
   const XRaySimulator sim(c.phantom.ct, pose, det);
   const auto stored = sim.render({}, Exposure{});
   c.frame = registrationImageFromFrame(std::vector<float>(stored.begin(), stored.end()),
                                        det.columns, det.rows);
-  c.truth.primaryDeg = 180;
+  c.truth.primaryDeg = primaryDeg;
   c.truth.sourceToDetectorMm = pose.sourceToDetectorMm;
   c.truth.sourceToIsocentreMm = pose.sourceToIsocenterMm;
   c.truth.isocentreLps = pose.isocenterLps;
@@ -203,4 +204,67 @@ TEST(CollimatorBlades, TheirEdgesAreLeftOutAndTheFrameStillRegisters) {
             << errorMm(c, u.geometry, "L4") << " mm, " << u.correlation << " ("
             << (u.accepted ? "accepted" : "refused") << ")\n";
   EXPECT_GT(r.correlation, u.correlation + 0.2); // the edges would dominate the match
+}
+
+// The disc spaces counted on lateral frames (where the L5-S1 disc shows)
+// and on AP frames (where lordosis tilts it out of view), at the true pose
+// and at a pose a level off.
+TEST(FrameLevelCount, PhantomFramesShowTheCtsDiscsAndTheSacrumEndsTheCount) {
+  auto seen = [](const FrameLevelCount& f, const std::string& disc) {
+    for (const auto& p : f.places)
+      if (p.name == disc) return p.seen;
+    return false;
+  };
+  {
+    const VariantCase c = variantCase(false, false, {}, 90);
+    const FrameLevelCount f = countLevelsOnFrame(c.frame, c.truth, c.names);
+    std::cout << "lateral: " << f.summary << "\n";
+    EXPECT_TRUE(seen(f, "L3-L4") && seen(f, "L4-L5") && seen(f, "L5-S1")) << f.summary;
+    EXPECT_EQ(f.contradictions[1], 0);
+    EXPECT_TRUE(f.ruledOut(1)) << "one level caudal puts the sacrum on the L5-S1 disc";
+    EXPECT_EQ(f.favouredShift, 0);
+    // The CT's L4 drawn on the frame's L3: its sacrum lies on the frame's
+    // L5-S1 disc, and one level cranial is the way back.
+    const FrameLevelCount off =
+        countLevelsOnFrame(c.frame, startOnWrongLevel(c, "L4", "L3"), c.names);
+    std::cout << "lateral, a level off: " << off.summary << "\n";
+    EXPECT_EQ(off.favouredShift, -1) << off.summary;
+  }
+  {
+    const VariantCase c = variantCase(true, false, {}, 90);
+    const FrameLevelCount f = countLevelsOnFrame(c.frame, c.truth, c.names);
+    std::cout << "lateral, L6: " << f.summary << "\n";
+    EXPECT_TRUE(seen(f, "L4-L5") && seen(f, "L5-L6")) << f.summary;
+    EXPECT_EQ(f.contradictions[1], 0);
+    EXPECT_EQ(f.favouredShift, 0);
+  }
+  {
+    // The rudimentary disc below a sacralised L5 (3 mm) does not show: no
+    // disc is counted there, and nothing contradicts the pose.
+    const VariantCase c = variantCase(false, true, {}, 90);
+    const FrameLevelCount f = countLevelsOnFrame(c.frame, c.truth, c.names);
+    std::cout << "lateral, sacralised L5: " << f.summary << "\n";
+    EXPECT_TRUE(seen(f, "L4-L5")) << f.summary;
+    EXPECT_FALSE(seen(f, "L5-S1")) << f.summary;
+    EXPECT_EQ(f.contradictions[1], 0);
+    EXPECT_EQ(f.favouredShift, 0);
+  }
+  for (auto [l6, sacralised] : {std::pair{false, false}, {true, false}, {false, true}}) {
+    const VariantCase c = variantCase(l6, sacralised);
+    const FrameLevelCount f = countLevelsOnFrame(c.frame, c.truth, c.names);
+    std::cout << "AP" << (l6 ? ", L6" : "") << (sacralised ? ", sacralised L5" : "") << ": "
+              << f.summary << "\n";
+    EXPECT_TRUE(f.counted);
+    EXPECT_TRUE(seen(f, "L3-L4") && seen(f, "L4-L5")) << f.summary;
+    EXPECT_EQ(f.contradictions[1], 0);
+    EXPECT_EQ(f.favouredShift, 0);
+  }
+}
+
+// On a lateral frame the guard's match and the count agree: from a start
+// a level off, both send the pose back to the right level.
+TEST(LevelCheck, OnALateralFrameTheCountAgreesWithTheMatch) {
+  LevelCheck ok;
+  expectGuardKeepsTheLevel(variantCase(false, false, {}, 90), &ok);
+  EXPECT_TRUE(ok.frameCount.ruledOut(1)) << ok.frameCount.summary;
 }

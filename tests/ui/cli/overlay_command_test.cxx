@@ -518,6 +518,23 @@ TEST(OverlayCommand, LandmarksOnTheWrongLevelAreMovedToTheRightOne) {
   EXPECT_TRUE(f0["level_check"]["confirmed"].get<bool>()) << f0["level_check"];
   const auto& inView = f0["level_check"]["levels_in_view"];
   EXPECT_NE(std::find(inView.begin(), inView.end(), "L4"), inView.end()) << inView;
+  // The disc spaces counted on the frame: the L3-L4 disc shows where the
+  // CT's L3 and L4 bodies put it (stored pixels; within 4 px, as the
+  // segmentation's centroids are not the truth's).
+  const auto& count = f0["level_check"]["frame_count"];
+  ASSERT_TRUE(count["counted"].get<bool>()) << count;
+  bool l34 = false;
+  for (const auto& p : count["places_in_field"])
+    if (p["disc"] == "L3-L4") {
+      l34 = p["seen"].get<bool>();
+      const auto want = projectToFrame(g, d, 0.5 * (point("L3", "body") + point("L4", "body")));
+      EXPECT_LT(
+          std::hypot(p["pixel"][0].get<double>() - want[0], p["pixel"][1].get<double>() - want[1]),
+          4.0)
+          << p;
+    }
+  EXPECT_TRUE(l34) << count;
+  EXPECT_EQ(count["favoured_shift_levels"].get<int>(), 0) << count;
   // The CT's L4 and L5 where the frame shows them (ideal pixels, within 2).
   const auto& P = f0["projection_matrix"];
   for (const char* level : {"L4", "L5"}) {
