@@ -603,10 +603,54 @@ CArmGeometry startFromLandmarks(const CArmGeometry& dicom, const std::vector<Lan
 
 Registration2D3D::Registration2D3D(const Volume& ct) : coarse_(ct, 2.0), fine_(ct, 1.2) {}
 
-Drr Registration2D3D::drrAt(const CArmGeometry& g, unsigned threads) const {
+Drr Registration2D3D::drrAt(const CArmGeometry& g, const std::vector<uint8_t>* pixelMask,
+                            unsigned threads, unsigned shrink) const {
   DrrOptions o;
   o.threads = threads;
-  return fine_.render(g, o);
+  const bool masked = pixelMask && pixelMask->size() == std::size_t(g.columns) * g.rows;
+  if (shrink <= 1 || g.columns < 4 * shrink || g.rows < 4 * shrink) {
+    o.pixelMask = masked ? pixelMask : nullptr;
+    return fine_.render(g, o);
+  }
+  const unsigned f = shrink;
+  const CArmGeometry small = atLevel(g, f);
+  const unsigned w = small.columns, h = small.rows;
+  // A small pixel is rendered when a full pixel within one small pixel of
+  // it is wanted (the interpolation reads its neighbours).
+  std::vector<uint8_t> smallMask;
+  if (masked) {
+    std::vector<uint8_t> any(std::size_t(w) * h, 0);
+    for (unsigned r = 0; r < g.rows; ++r)
+      for (unsigned c = 0; c < g.columns; ++c)
+        if ((*pixelMask)[std::size_t(r) * g.columns + c] && c / f < w && r / f < h)
+          any[std::size_t(r / f) * w + c / f] = 1;
+    smallMask.assign(any.size(), 0);
+    for (unsigned r = 0; r < h; ++r)
+      for (unsigned c = 0; c < w; ++c)
+        if (any[std::size_t(r) * w + c])
+          for (unsigned rr = r > 0 ? r - 1 : 0; rr <= std::min(h - 1, r + 1); ++rr)
+            for (unsigned cc = c > 0 ? c - 1 : 0; cc <= std::min(w - 1, c + 1); ++cc)
+              smallMask[std::size_t(rr) * w + cc] = 1;
+    o.pixelMask = &smallMask;
+  }
+  const Drr d = fine_.render(small, o);
+  Drr out{g.columns, g.rows, std::vector<float>(std::size_t(g.columns) * g.rows, 0.f)};
+  // Full pixel c lies at small pixel (c + 0.5) / f - 0.5 (atLevel).
+  for (unsigned r = 0; r < g.rows; ++r) {
+    const double y = std::clamp((r + 0.5) / f - 0.5, 0.0, double(h - 1));
+    const unsigned y0 = std::min(unsigned(y), h - 2);
+    const float fy = float(y - y0);
+    for (unsigned c = 0; c < g.columns; ++c) {
+      if (masked && !(*pixelMask)[std::size_t(r) * g.columns + c]) continue;
+      const double x = std::clamp((c + 0.5) / f - 0.5, 0.0, double(w - 1));
+      const unsigned x0 = std::min(unsigned(x), w - 2);
+      const float fx = float(x - x0);
+      const float* q = d.lineIntegral.data() + std::size_t(y0) * w + x0;
+      const float top = q[0] + fx * (q[1] - q[0]), bottom = q[w] + fx * (q[w + 1] - q[w]);
+      out.lineIntegral[std::size_t(r) * g.columns + c] = top + fy * (bottom - top);
+    }
+  }
+  return out;
 }
 
 RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const CArmGeometry& start,

@@ -170,8 +170,14 @@ public:
                               const std::vector<Vec3>& levelBoneLps, double marginMm = 2,
                               const RegistrationOptions& options = {}) const;
   // The DRR the last refinement compares with, at any pose (e.g. the
-  // registered one, at the frame's full size, for needle detection).
-  Drr drrAt(const CArmGeometry& g, unsigned threads = 0) const;
+  // registered one, at the frame's full size, for needle detection); with
+  // `pixelMask` (columns x rows) only its non-zero pixels are rendered.
+  // `shrink` > 1 renders 1/shrink of the size and interpolates it back
+  // (bilinear): the 1.2 mm voxels hold no detail that a 512-pixel frame's
+  // 0.3 mm pixels would resolve, so half the size is all but the same
+  // image at a quarter of the rays.
+  Drr drrAt(const CArmGeometry& g, const std::vector<uint8_t>* pixelMask = nullptr,
+            unsigned threads = 0, unsigned shrink = 1) const;
 
 private:
   DrrRenderer coarse_; // 2 mm voxels: search, refinement, restarts

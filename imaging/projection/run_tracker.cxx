@@ -12,17 +12,38 @@ namespace {
 constexpr double kNeedleMaskPx = 8;
 } // namespace
 
+namespace {
+bool samePose(const CArmGeometry& a, const CArmGeometry& b) {
+  return a.primaryDeg == b.primaryDeg && a.secondaryDeg == b.secondaryDeg &&
+         a.inPlaneDeg == b.inPlaneDeg && a.sourceToDetectorMm == b.sourceToDetectorMm &&
+         a.sourceToIsocentreMm == b.sourceToIsocentreMm && a.isocentreLps.x == b.isocentreLps.x &&
+         a.isocentreLps.y == b.isocentreLps.y && a.isocentreLps.z == b.isocentreLps.z &&
+         a.columns == b.columns && a.rows == b.rows && a.pixelMm == b.pixelMm &&
+         a.principalColumn == b.principalColumn && a.principalRow == b.principalRow;
+}
+} // namespace
+
+Drr needleDrr(const Registration2D3D& registration, const CArmGeometry& pose,
+              const std::vector<uint8_t>& field) {
+  return registration.drrAt(pose, &field, 0, 2);
+}
+
 std::vector<NeedleToPlan> needlesOnFrame(const Registration2D3D& registration,
                                          const TrackedFrame& frame,
-                                         const std::vector<OverlayTrajectory>& plan) {
+                                         const std::vector<OverlayTrajectory>& plan,
+                                         std::optional<FieldDrr>* cache) {
   const RegistrationResult& r = frame.registration;
   if (!r.accepted) return {};
-  const Drr drr = registration.drrAt(r.geometry);
+  std::optional<FieldDrr> local;
+  std::optional<FieldDrr>& d = cache ? *cache : local;
+  if (!d || !samePose(d->pose, r.geometry) || d->field != frame.image.mask)
+    d = FieldDrr{r.geometry, frame.image.mask,
+                 needleDrr(registration, r.geometry, frame.image.mask)};
   std::vector<std::array<double, 2>> targets;
   for (const auto& t : plan)
     targets.push_back(r.geometry.project(t.targetLps));
   return compareNeedlesToPlan(
-      detectNeedles(frame.image.value, frame.image.mask, drr.lineIntegral, r.geometry, targets),
+      detectNeedles(frame.image.value, frame.image.mask, d->drr.lineIntegral, r.geometry, targets),
       r.geometry, plan);
 }
 
@@ -109,6 +130,7 @@ TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::si
     previousSamples_.clear();
     previousNeedles_.clear();
     previousCheck_.reset();
+    previousDrr_.reset();
   }
   TrackedFrame t;
   t.index = frame;
@@ -181,7 +203,8 @@ TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::si
   } else {
     search("searched");
   }
-  t.needles = needlesOnFrame(reg_, t, plan_);
+  // A frame kept at the previous pose reuses its DRR.
+  t.needles = needlesOnFrame(reg_, t, plan_, &previousDrr_);
   previousNeedles_.clear();
   for (const NeedleToPlan& n : t.needles)
     previousNeedles_.push_back(n.needle);

@@ -42,6 +42,19 @@ struct TrackedFrame {
   std::optional<LevelCheck> levelCheck;
 };
 
+// The DRR needles are found against: at `pose`, in the frame's `field`
+// only (needleResidual reads nothing outside it), rendered at half the
+// frame's size and interpolated back (Registration2D3D::drrAt).
+Drr needleDrr(const Registration2D3D& registration, const CArmGeometry& pose,
+              const std::vector<uint8_t>& field);
+
+// A DRR at a pose, rendered in a frame's field only.
+struct FieldDrr {
+  CArmGeometry pose;
+  std::vector<uint8_t> field;
+  Drr drr;
+};
+
 class RunTracker {
 public:
   // `guess`: where the isocentre probably is in the CT (the plan's targets,
@@ -75,6 +88,7 @@ private:
   std::vector<LandmarkPair> landmarks_;
   std::optional<CtLevelNames> names_;
   std::optional<LevelCheck> previousCheck_;
+  std::optional<FieldDrr> previousDrr_; // the DRR the last needles were found against
   std::optional<RegistrationResult> previous_;
   std::optional<CArmGeometry> previousDicom_;
   std::vector<float> previousSamples_;
@@ -112,10 +126,13 @@ private:
 
 // The needles on a tracked frame that was registered, found against the
 // DRR at its pose (the plan's targets decide which end is a tip), each
-// compared with the plan; empty when the frame was not registered.
+// compared with the plan; empty when the frame was not registered. `drr`,
+// when given, receives the needleDrr (and, when it already holds the one
+// of this pose and field, is used instead of rendering it again).
 std::vector<NeedleToPlan> needlesOnFrame(const Registration2D3D& registration,
                                          const TrackedFrame& frame,
-                                         const std::vector<OverlayTrajectory>& plan);
+                                         const std::vector<OverlayTrajectory>& plan,
+                                         std::optional<FieldDrr>* drr = nullptr);
 
 // One needle's placement over the frames of a procedure, for its share of
 // the dose: from the first frame it is seen on to the last frame on which
