@@ -4,11 +4,12 @@
 // update of each run's next frame (C-arm still; C-arm turned) as the
 // overlay does it (RunTracker: the previous frame's needles left out, the
 // needles on the frame found), after RunTracker registered the run's first
-// frame; and the refinement of the still AP frame from the previous pose
+// frame (the median of 5); and the refinement of the still AP frame from the previous pose
 // when its image has changed (the registration alone). Each is timed and
 // its projected target error measured against the generator's truth;
 // reported also in units of one 256x256 DRR at registration resolution,
 // measured in the same run.
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -135,10 +136,19 @@ int benchRegister(const std::filesystem::path& sampleCase, bool asJson) {
     if (!first.registration.accepted)
       throw std::runtime_error(r.run.header.path +
                                ": the first frame did not register: " + first.registration.reason);
-    const auto t = Clock::now();
-    const TrackedFrame next = tracker.next(r.file, r.run, 1);
+    // The median of 5 updates, each from a copy of the tracker as the
+    // first frame left it.
+    std::vector<double> seconds;
+    TrackedFrame next;
+    for (int k = 0; k < 5; ++k) {
+      RunTracker fresh = tracker;
+      const auto t = Clock::now();
+      next = fresh.next(r.file, r.run, 1);
+      seconds.push_back(std::chrono::duration<double>(Clock::now() - t).count());
+    }
+    std::nth_element(seconds.begin(), seconds.begin() + 2, seconds.end());
     Tracked out{{next.registration}, next.how};
-    out.next.seconds = std::chrono::duration<double>(Clock::now() - t).count();
+    out.next.seconds = seconds[2];
     out.next.errorMm = errorMm(r, 1, next.registration.geometry, out.next.errorPx);
     return out;
   };
