@@ -332,6 +332,13 @@ void putCollimator(DcmItem& d, const CArmPositioner& p) {
         std::to_string(std::lround((*p.collimatorCircleCentre)[0])) + "\\" +
             std::to_string(std::lround((*p.collimatorCircleCentre)[1])));
   integer(DCM_RadiusOfCircularCollimator, p.collimatorCircleRadius);
+  if (!p.collimatorPolygon.empty()) {
+    std::string v;
+    for (const auto& rc : p.collimatorPolygon)
+      v += (v.empty() ? "" : "\\") + std::to_string(std::lround(rc[0])) + "\\" +
+           std::to_string(std::lround(rc[1]));
+    put(d, DCM_VerticesOfThePolygonalCollimator, v);
+  }
 }
 
 void putPositionerLegacy(DcmItem& d, const CArmPositioner& p) {

@@ -48,6 +48,25 @@ struct Lookup {
     }
     return std::nullopt;
   }
+  // Every value of a multi-valued numeric attribute (empty when absent).
+  std::vector<double> numbers(const DcmTagKey& tag) const {
+    for (DcmItem* it : items) {
+      if (!it) continue;
+      DcmElement* el = nullptr;
+      if (it->findAndGetElement(tag, el, OFTrue).bad() || !el || el->getVM() == 0) continue;
+      std::vector<double> out;
+      for (unsigned long i = 0; i < el->getVM(); ++i) {
+        Float64 f;
+        OFString s;
+        if (el->getFloat64(f, i).good())
+          out.push_back(f);
+        else if (el->getOFString(s, i).good() && !s.empty())
+          out.push_back(std::strtod(s.c_str(), nullptr));
+      }
+      return out;
+    }
+    return {};
+  }
   std::string string(const DcmTagKey& tag) const {
     for (DcmItem* it : items)
       if (it) {
@@ -58,7 +77,21 @@ struct Lookup {
   }
 };
 
-CArmPositioner readPositioner(const Lookup& l) {
+// A polygon's vertices from row\column pairs; `what` names the attribute
+// for the error.
+std::vector<std::array<double, 2>> polygonFrom(const std::vector<double>& v,
+                                               const std::string& path, const std::string& what) {
+  if (v.empty()) return {};
+  if (v.size() % 2 != 0 || v.size() < 6)
+    throw DicomFileError(path, what + " holds " + std::to_string(v.size()) +
+                                   " values: not the row\\column pairs of 3 or more vertices");
+  std::vector<std::array<double, 2>> out;
+  for (std::size_t i = 0; i + 1 < v.size(); i += 2)
+    out.push_back({v[i], v[i + 1]});
+  return out;
+}
+
+CArmPositioner readPositioner(const Lookup& l, const std::string& path) {
   CArmPositioner p;
   p.primaryAngleDeg = l.number(DCM_PositionerPrimaryAngle);
   p.secondaryAngleDeg = l.number(DCM_PositionerSecondaryAngle);
@@ -86,6 +119,8 @@ CArmPositioner readPositioner(const Lookup& l) {
     p.collimatorLowerRow = l.number(DCM_CollimatorLowerHorizontalEdge);
     p.collimatorCircleCentre = l.pair(DCM_CenterOfCircularCollimator);
     p.collimatorCircleRadius = l.number(DCM_RadiusOfCircularCollimator);
+    p.collimatorPolygon = polygonFrom(l.numbers(DCM_VerticesOfThePolygonalCollimator), path,
+                                      "Vertices of the Polygonal Collimator (0018,1720)");
   } else {
     p.collimatorShape = l.string(DCM_ShutterShape);
     p.collimatorLeftColumn = l.number(DCM_ShutterLeftVerticalEdge);
@@ -94,6 +129,8 @@ CArmPositioner readPositioner(const Lookup& l) {
     p.collimatorLowerRow = l.number(DCM_ShutterLowerHorizontalEdge);
     p.collimatorCircleCentre = l.pair(DCM_CenterOfCircularShutter);
     p.collimatorCircleRadius = l.number(DCM_RadiusOfCircularShutter);
+    p.collimatorPolygon = polygonFrom(l.numbers(DCM_VerticesOfThePolygonalShutter), path,
+                                      "Vertices of the Polygonal Shutter (0018,1620)");
   }
   return p;
 }
@@ -162,7 +199,7 @@ XRayRun readXRayRun(const DicomFile& file) {
   DcmItem* firstPerFrame =
       enhanced ? groupItem(ds, DCM_PerFrameFunctionalGroupsSequence, 0) : nullptr;
   const Lookup runLookup{{firstPerFrame, shared, &ds}};
-  run.positioner = readPositioner(runLookup);
+  run.positioner = readPositioner(runLookup, h.path);
   run.exposure = readExposure(enhanced ? runLookup : top);
 
   double elapsed = 0;
@@ -172,7 +209,7 @@ XRayRun readXRayRun(const DicomFile& file) {
     if (enhanced) {
       DcmItem* perFrame = groupItem(ds, DCM_PerFrameFunctionalGroupsSequence, f);
       const Lookup l{{perFrame, shared, &ds}};
-      info.positioner = readPositioner(l);
+      info.positioner = readPositioner(l, h.path);
       info.exposure = readExposure(l);
       if (perFrame) {
         info.irradiationEventUid = stringValueDeep(*perFrame, DCM_IrradiationEventUID);

@@ -33,13 +33,15 @@ struct CArmPositioner {
   // Where the collimator lets the beam through, in stored pixels, 1-based
   // as DICOM numbers them: X-Ray Collimator (0018,1700-1712), else the
   // Display Shutter (0018,1600-1612) that some C-arms write instead. The
-  // shape names the parts present ("RECTANGULAR", "CIRCULAR", both joined
-  // by '\'); outside any of them is blade, not image.
+  // shape names the parts present ("RECTANGULAR", "CIRCULAR", "POLYGONAL",
+  // joined by '\'); outside any of them is blade, not image.
   std::string collimatorShape;
   std::optional<double> collimatorLeftColumn, collimatorRightColumn; // vertical edges
   std::optional<double> collimatorUpperRow, collimatorLowerRow;      // horizontal edges
   std::optional<std::array<double, 2>> collimatorCircleCentre;       // row\column
   std::optional<double> collimatorCircleRadius;                      // pixels
+  // The polygon's vertices in order, each row\column (0018,1720 or 1620).
+  std::vector<std::array<double, 2>> collimatorPolygon;
 };
 
 // Exposure as stored with the image. Units as DICOM defines them: the area

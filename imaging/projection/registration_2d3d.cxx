@@ -463,7 +463,25 @@ std::size_t maskOutsideCollimator(RegistrationImage& image, const CArmPositioner
   const bool rect = p.collimatorShape.find("RECTANGULAR") != std::string::npos;
   const bool circle = p.collimatorShape.find("CIRCULAR") != std::string::npos &&
                       p.collimatorCircleCentre && p.collimatorCircleRadius;
-  if (!rect && !circle) return 0;
+  const auto& poly = p.collimatorPolygon;
+  const bool polygon = p.collimatorShape.find("POLYGONAL") != std::string::npos && poly.size() >= 3;
+  if (!rect && !circle && !polygon) return 0;
+  // Inside the polygon (crossings of a ray along the columns) and at least
+  // the margin from each of its edges.
+  auto insidePolygon = [&](double row, double col) {
+    bool inside = false;
+    double nearest = 1e300;
+    for (std::size_t i = 0, j = poly.size() - 1; i < poly.size(); j = i++) {
+      const double ri = poly[i][0], ci = poly[i][1], rj = poly[j][0], cj = poly[j][1];
+      if ((ri > row) != (rj > row) && col < ci + (row - ri) * (cj - ci) / (rj - ri))
+        inside = !inside;
+      const double er = rj - ri, ec = cj - ci, len2 = er * er + ec * ec;
+      const double t =
+          len2 > 0 ? std::clamp(((row - ri) * er + (col - ci) * ec) / len2, 0.0, 1.0) : 0.0;
+      nearest = std::min(nearest, std::hypot(row - (ri + t * er), col - (ci + t * ec)));
+    }
+    return inside && nearest >= marginPx;
+  };
   std::size_t dropped = 0;
   for (unsigned r = 0; r < image.rows; ++r)
     for (unsigned c = 0; c < image.columns; ++c) {
@@ -484,6 +502,7 @@ std::size_t maskOutsideCollimator(RegistrationImage& image, const CArmPositioner
         open = open && std::hypot(row - (*p.collimatorCircleCentre)[0],
                                   col - (*p.collimatorCircleCentre)[1]) <=
                            *p.collimatorCircleRadius - marginPx;
+      if (polygon) open = open && insidePolygon(row, col);
       if (!open) {
         m = 0;
         ++dropped;

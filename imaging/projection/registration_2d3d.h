@@ -60,8 +60,8 @@ RegistrationImage registrationImageFromFrame(const std::vector<float>& samples, 
                                              unsigned rows, double marginPx = 12);
 
 // Leaves out of `image` (ideal pixels) what the C-arm's collimator did not
-// expose as its DICOM states it (`p`, stored pixels: rectangular and
-// circular parts; a polygon is not read), and `marginPx` inside its edges.
+// expose as its DICOM states it (`p`, stored pixels: rectangular, circular
+// and polygonal parts), and `marginPx` inside its edges.
 // `distortion` maps ideal pixels to stored ones (k = 0: none). Returns how
 // many compared pixels it left out.
 std::size_t maskOutsideCollimator(RegistrationImage& image, const CArmPositioner& p,

@@ -256,6 +256,41 @@ TEST(XRayRun, CollimatorEdgesAreReadAndTheShutterStandsInForThem) {
   EXPECT_EQ(*shuttered.positioner.collimatorLowerRow, 31);
   EXPECT_FALSE(shuttered.positioner.collimatorCircleRadius);
 
+  // A polygonal collimator (an octagonal iris), written and read back,
+  // and from the Display Shutter; an odd count of values is refused with
+  // the file and the attribute named.
+  XRayRunSpec poly = baseSpec("polygonal", 12, 1);
+  poly.positioner.collimatorShape = "POLYGONAL";
+  poly.positioner.collimatorPolygon = {{2, 14},  {2, 26},  {10, 34}, {22, 34},
+                                       {30, 26}, {30, 14}, {22, 6},  {10, 6}};
+  writeXRayRun(poly, dir / "polygonal.dcm");
+  const XRayRun polyRun = readXRayRun(DicomFile::open(dir / "polygonal.dcm"));
+  EXPECT_EQ(polyRun.positioner.collimatorShape, "POLYGONAL");
+  EXPECT_EQ(polyRun.positioner.collimatorPolygon, poly.positioner.collimatorPolygon);
+  {
+    DcmFileFormat pf;
+    ASSERT_TRUE(pf.loadFile((dir / "polygonal.dcm").c_str()).good());
+    DcmDataset* pd = pf.getDataset();
+    pd->findAndDeleteElement(DCM_CollimatorShape);
+    pd->findAndDeleteElement(DCM_VerticesOfThePolygonalCollimator);
+    pd->putAndInsertString(DCM_ShutterShape, "POLYGONAL");
+    pd->putAndInsertString(DCM_VerticesOfThePolygonalShutter, "3\\4\\3\\30\\28\\17");
+    ASSERT_TRUE(pf.saveFile((dir / "poly_shutter.dcm").c_str(), EXS_LittleEndianExplicit).good());
+    const XRayRun ps = readXRayRun(DicomFile::open(dir / "poly_shutter.dcm"));
+    ASSERT_EQ(ps.positioner.collimatorPolygon.size(), 3u);
+    EXPECT_EQ(ps.positioner.collimatorPolygon[2], (std::array<double, 2>{28, 17}));
+    pd->putAndInsertString(DCM_VerticesOfThePolygonalShutter, "3\\4\\3\\30\\28");
+    ASSERT_TRUE(pf.saveFile((dir / "poly_bad.dcm").c_str(), EXS_LittleEndianExplicit).good());
+    try {
+      (void)readXRayRun(DicomFile::open(dir / "poly_bad.dcm"));
+      ADD_FAILURE() << "a polygon of 5 values was read";
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("poly_bad.dcm"), std::string::npos) << what;
+      EXPECT_NE(what.find("(0018,1620)"), std::string::npos) << what;
+    }
+  }
+
   // Enhanced XA requires the collimator: with none given, the whole image.
   XRayRunSpec e = baseSpec("enhanced-collimator", 12, 1);
   e.enhanced = true;

@@ -369,6 +369,28 @@ TEST(CollimatorEdges, WhatTheDicomCollimatorBlockedIsLeftOut) {
   const std::size_t pincushionDropped =
       maskOutsideCollimator(d, p, IntensifierDistortion{0.2, 30, 31.5, 31.5}, 2);
   EXPECT_GT(pincushionDropped, flatDropped);
+  // A polygon: a diamond (rows\columns, 1-based) with its corners at rows
+  // 12 and 52 on column 32.5 and columns 12.5 and 52.5 on row 32: its edges
+  // run at 45 degrees. With a 2-pixel margin, the point 2 px from an edge
+  // stays; one 1 px from it does not; the centre and the corners' outside
+  // too.
+  CArmPositioner q;
+  q.collimatorShape = "POLYGONAL";
+  q.collimatorPolygon = {{12, 32.5}, {32, 52.5}, {52, 32.5}, {32, 12.5}};
+  RegistrationImage g = img;
+  maskOutsideCollimator(g, q, flat, 2);
+  // 0-based pixel (c, r) is 1-based (c + 1, r + 1).
+  EXPECT_TRUE(open(g, 31, 31));  // the centre
+  EXPECT_FALSE(open(g, 5, 5));   // outside, beyond a corner
+  EXPECT_FALSE(open(g, 60, 31)); // right of the right corner
+  // On row 32 (1-based), the right edge is at column 52.5; the distance
+  // from column x to the 45-degree edges is (52.5 - x) / sqrt(2).
+  EXPECT_TRUE(open(g, 48, 31));  // column 49: 3.5 / 1.41 = 2.5 px from the edges
+  EXPECT_FALSE(open(g, 50, 31)); // column 51: 1.1 px
+  // A polygon the shape does not name is not applied.
+  q.collimatorShape = "RECTANGULAR";
+  RegistrationImage h = img;
+  EXPECT_EQ(maskOutsideCollimator(h, q, flat, 0), 0u);
   // No collimator stated: nothing left out.
   RegistrationImage e = img;
   EXPECT_EQ(maskOutsideCollimator(e, CArmPositioner{}, flat, 2), 0u);
