@@ -271,7 +271,7 @@ void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalV
     //    of the vertebra at the pedicle's height) and measured 10 mm short
     //    of it, where it stands alone: its axis height, faces and depth.
     struct TransverseProcess {
-      double tip = 0, uMid = 0, depth = 0, axisW = 0, top = 0, bottom = 0;
+      double tip = 0, uMid = 0, depth = 0, axisW = 0, top = 0, bottom = 0, face = 0;
     };
     std::optional<TransverseProcess> tp;
     if (!sacrum) {
@@ -279,17 +279,23 @@ void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalV
       for (const auto& p : vox)
         if (lateral(p) > rc + 5 && beside(p, wRef, 12)) us.push_back(lateral(p));
       if (us.size() > 100) {
-        TransverseProcess t;
         // The 50th most lateral voxel: robust to a stray voxel, and
         // independent of how much bone lies medially.
         std::nth_element(us.begin(), us.begin() + 49, us.end(), std::greater<>());
-        t.tip = us[49];
-        t.uMid = t.tip - 10;
-        Centroid mid;
-        for (const auto& p : vox)
-          if (std::abs(lateral(p) - t.uMid) < 2 && beside(p, wRef, 12)) mid.add(p);
-        const Vec3 c = mid.mean();
-        if (mid.n > 10 && t.uMid > rc && bone(t.uMid, c.y, c.z)) {
+        const double tip = us[49];
+        // Measured 10 mm short of the tip; where the section there is
+        // taller than any transverse process (14 mm), it holds the
+        // articular pillar (a short, rudimentary TP, as at T12), and the
+        // section moves toward the tip, 1 mm at a time, to 3 mm short of it.
+        for (double uMid = tip - 10; uMid <= tip - 3; uMid += 1) {
+          TransverseProcess t;
+          t.tip = tip;
+          t.uMid = uMid;
+          Centroid mid;
+          for (const auto& p : vox)
+            if (std::abs(lateral(p) - t.uMid) < 2 && beside(p, wRef, 12)) mid.add(p);
+          const Vec3 c = mid.mean();
+          if (!(mid.n > 10 && t.uMid > rc && bone(t.uMid, c.y, c.z))) break;
           // Faces as medians of rays over a 3 mm patch: one ray on a grid
           // of 0.75 mm voxels is off by up to half a voxel.
           auto medianExit = [&](Vec3 from, Vec3 dir, Vec3 spreadA, Vec3 spreadB) {
@@ -307,7 +313,10 @@ void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalV
           t.bottom = c.z - medianExit(q, -1.0 * Z, X, Y);
           t.axisW = 0.5 * (t.top + t.bottom);
           t.depth = c.y;
+          t.face = c.y + medianExit(q, Y, X, Z);
+          if (t.top > t.bottom + 14) continue; // the pillar's section: nearer the tip
           if (t.top > t.bottom + 2) tp = t;
+          break;
         }
       }
     }
@@ -498,7 +507,13 @@ void measureOne(const SpineModel& m, VertebraModel& vm, const std::vector<LocalV
         const double along = (tp->uMid - u) / 3;
         const Vec3 q{u, m.y + along * (i.y - m.y), m.z + along * (i.z - m.z)};
         if (!bone(q.x, q.y, q.z)) return std::nullopt;
-        return Root{q, q.z + exitAlong(q, {0, 0, 1}), q.y + exitAlong(q, {0, 1, 0})};
+        // The root's superior border and dorsal face stand at most 2 mm
+        // beyond the TP's own (at its middle): bone reaching further up or
+        // back from the root is the pillar's (its SAP up to the facet
+        // joint, at the height of the foramen) or a rib's, not the border
+        // the nerve crosses.
+        return Root{q, std::min(q.z + exitAlong(q, {0, 0, 1}), tp->top + 2),
+                    std::min(q.y + exitAlong(q, {0, 1, 0}), tp->face + 2)};
       };
       // The pillar's wall beside the course: the 90th percentile of the
       // outermost exits over its depths, from the TP's superior border to
