@@ -1,8 +1,11 @@
 #include "imaging/projection/frame_geometry.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
+
+#include "imaging/core/text_format.h"
 
 namespace fluoroplan {
 
@@ -74,6 +77,27 @@ FrameGeometry frameGeometry(const XRayRun& run, std::size_t frame, Vec3 isocentr
   g.principalRow = (double(g.rows) - 1) / 2;
   g.isocentreLps = isocentreLps;
   return out;
+}
+
+std::vector<std::string> tableMovesBetween(const CArmPositioner& a, const CArmPositioner& b,
+                                           double toleranceMm, bool* recorded) {
+  std::vector<std::string> moves;
+  bool any = false;
+  auto compare = [&](const char* name, const std::optional<double>& x,
+                     const std::optional<double>& y) {
+    if (!x || !y) return;
+    any = true;
+    if (std::abs(*x - *y) > toleranceMm)
+      moves.push_back(std::string(name) + " " + fixedDecimals(*x, 1) + " -> " +
+                      fixedDecimals(*y, 1) + " mm");
+  };
+  compare("Table Top Vertical Position", a.tableTopVerticalMm, b.tableTopVerticalMm);
+  compare("Table Top Longitudinal Position", a.tableTopLongitudinalMm, b.tableTopLongitudinalMm);
+  compare("Table Top Lateral Position", a.tableTopLateralMm, b.tableTopLateralMm);
+  compare("Table Height", a.tableHeightMm, b.tableHeightMm);
+  compare("Table Traverse", a.tableTraverseMm, b.tableTraverseMm);
+  if (recorded) *recorded = any;
+  return moves;
 }
 
 } // namespace fluoroplan

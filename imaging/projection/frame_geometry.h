@@ -31,4 +31,14 @@ struct FrameGeometry {
 FrameGeometry frameGeometry(const XRayRun& run, std::size_t frame, Vec3 isocentreLps,
                             const CArmDefaults& defaults = {});
 
+// Whether the table moved between two frames, by the table positions both
+// record (Table Top Vertical, Longitudinal, Lateral Position (300A,0128-
+// 012A); Table Height (0018,1130), Table Traverse (0018,1131)): each that
+// both record and that differs by more than `toleranceMm`, named with both
+// values ("Table Top Longitudinal Position 0 -> 40 mm"). `recorded`
+// (optional) tells whether the two frames shared any table position at
+// all: without one, a move cannot be seen.
+std::vector<std::string> tableMovesBetween(const CArmPositioner& a, const CArmPositioner& b,
+                                           double toleranceMm = 1, bool* recorded = nullptr);
+
 } // namespace fluoroplan

@@ -468,6 +468,7 @@ int overlayCommand(const OverlayCliOptions& o) {
     RegistrationImage image;
     CArmGeometry dicom;
     RegistrationResult result;
+    CArmPositioner positioner; // the frame's, for its table position
   };
   std::vector<View> views;
   const std::string scSeriesUid = newUid(); // this session's overlays: one series
@@ -487,7 +488,8 @@ int overlayCommand(const OverlayCliOptions& o) {
       if (tf.registration.accepted && (views.empty() || views.back().file != run.header.path))
         views.push_back({run.header.path, f, tf.image,
                          frameGeometry(run, f, tf.registration.geometry.isocentreLps).geometry,
-                         tf.registration});
+                         tf.registration,
+                         f < run.frames.size() ? run.frames[f].positioner : run.positioner});
       if (const auto when = frameTimeSeconds(run, f)) timedNeedles.push_back({*when, needles});
       const RegistrationResult& r = tf.registration;
       const std::string& how = tf.how;
@@ -730,8 +732,27 @@ int overlayCommand(const OverlayCliOptions& o) {
         }
       }
     const View &va = views[a], &vb = views[b];
-    const TwoViewResult two =
-        reg.runTwoViews(va.image, va.dicom, va.result, vb.image, vb.dicom, vb.result);
+    // One pose holds both views only where the table stayed: a recorded
+    // move refuses the pair (the table's axes are not mapped to the
+    // patient's here), and a table whose position neither records is
+    // assumed still, as the reason says.
+    bool tableRecorded = false;
+    const std::vector<std::string> moved =
+        tableMovesBetween(va.positioner, vb.positioner, 1, &tableRecorded);
+    TwoViewResult two;
+    if (!moved.empty()) {
+      two.a = va.result;
+      two.b = vb.result;
+      two.beamAngleDeg = widest;
+      two.reason = "the table moved between the views (";
+      for (std::size_t i = 0; i < moved.size(); ++i)
+        two.reason += (i ? ", " : "") + moved[i];
+      two.reason += "): one pose of the patient cannot hold both";
+    } else {
+      two = reg.runTwoViews(va.image, va.dicom, va.result, vb.image, vb.dicom, vb.result);
+      if (!tableRecorded)
+        two.reason += " (the table's position is not recorded in both: assumed still)";
+    }
     std::cout << "Two views (" << fs::path(va.file).filename().string() << " frame " << va.frame + 1
               << ", " << fs::path(vb.file).filename().string() << " frame " << vb.frame + 1
               << "): " << (two.accepted ? "one pose" : "NOT combined") << ": " << two.reason

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "imaging/projection/carm_geometry.h"
+#include "imaging/projection/frame_geometry.h"
 #include "imaging/projection/frame_overlay.h"
 
 using namespace fluoroplan;
@@ -128,6 +129,30 @@ TEST(CArmGeometry, PoseDisplacementKnownAnswers) {
   EXPECT_NEAR(norm(f - (5.0 * truth.rowDirection() - 5.0 * truth.columnDirection())), 0, 1e-12);
   // The isocentre itself does not move under a turn.
   EXPECT_NEAR(norm(poseDisplacement(truth, turned, truth.isocentreLps)), 0, 1e-12);
+}
+
+TEST(FrameGeometry, TableMovesAreNamedWithBothValues) {
+  CArmPositioner a, b;
+  bool recorded = true;
+  // Nothing recorded: no move seen, and it says so.
+  EXPECT_TRUE(tableMovesBetween(a, b, 1, &recorded).empty());
+  EXPECT_FALSE(recorded);
+  // Recorded on one frame only: still nothing to compare.
+  a.tableTopLongitudinalMm = 0;
+  EXPECT_TRUE(tableMovesBetween(a, b, 1, &recorded).empty());
+  EXPECT_FALSE(recorded);
+  // Both record it: within the tolerance it stayed; beyond, it moved.
+  b.tableTopLongitudinalMm = 0.8;
+  EXPECT_TRUE(tableMovesBetween(a, b, 1, &recorded).empty());
+  EXPECT_TRUE(recorded);
+  b.tableTopLongitudinalMm = 40;
+  a.tableHeightMm = 900;
+  b.tableHeightMm = 880;
+  a.tableTopLateralMm = 5; // one side only: not compared
+  const auto moves = tableMovesBetween(a, b, 1, &recorded);
+  ASSERT_EQ(moves.size(), 2u);
+  EXPECT_EQ(moves[0], "Table Top Longitudinal Position 0.0 -> 40.0 mm");
+  EXPECT_EQ(moves[1], "Table Height 900.0 -> 880.0 mm");
 }
 
 TEST(FrameOverlay, TheLeftMarkerAndTheLateralSide) {

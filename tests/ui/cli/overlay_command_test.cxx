@@ -293,6 +293,42 @@ TEST(OverlayCommand, TwoRunsOfOnePatientGiveTheDepthAsOnePose) {
       << r.output;
 }
 
+// The same two runs, the table recorded 40 mm further along on the
+// lateral run: one pose cannot hold both, and the pair is refused with the
+// move named, not forced; each frame still registers on its own.
+TEST(OverlayCommand, TwoViewsWithTheTableMovedBetweenThemAreNotCombined) {
+  const fs::path dir = freshDir("overlay_two_views_table_moved");
+  fs::create_directories(dir / "runs");
+  for (const auto& [run, longitudinal] :
+       {std::pair{"run1_ap.dcm", "0"}, std::pair{"run3_lateral.dcm", "40"}}) {
+    DcmFileFormat ff;
+    ASSERT_TRUE(ff.loadFile((kCase / "runs" / run).c_str()).good());
+    DcmDataset* ds = ff.getDataset();
+    ds->putAndInsertString(DCM_TableTopVerticalPosition, "0");
+    ds->putAndInsertString(DCM_TableTopLongitudinalPosition, longitudinal);
+    ds->putAndInsertString(DCM_TableTopLateralPosition, "0");
+    ASSERT_TRUE(ff.saveFile((dir / "runs" / run).c_str(), EXS_LittleEndianExplicit).good());
+  }
+  const auto r = runCommandLine(
+      fp() + " overlay '" + (kCase / "ct_prone").string() + "' '" + (dir / "runs").string() +
+      "' --pincushion 0.08 --field-radius 250 --out '" + (dir / "out").string() + "' 2>&1");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  std::ifstream in(dir / "out" / "overlay.json");
+  const auto j = nlohmann::json::parse(in);
+  const auto& two = j["two_views"];
+  ASSERT_TRUE(two.is_object()) << r.output;
+  EXPECT_FALSE(two["accepted"].get<bool>()) << two["reason"];
+  EXPECT_NE(two["reason"].get<std::string>().find(
+                "the table moved between the views (Table Top Longitudinal Position 0.0 -> 40.0 "
+                "mm)"),
+            std::string::npos)
+      << two["reason"];
+  for (const auto& v : two["views"])
+    EXPECT_TRUE(v["projection_matrix"].is_null()) << v;
+  for (const auto& f : j["frames"])
+    EXPECT_TRUE(f["accepted"].get<bool>()) << f["png"] << ": " << f["reason"];
+}
+
 namespace {
 // A level's frame from its truth landmarks (pedicles, spinous tip): a point
 // in one phantom's coordinates to the same bone point in the other's.
