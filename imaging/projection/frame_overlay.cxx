@@ -140,4 +140,33 @@ std::string lateralSideMarker(const CArmGeometry& g) {
   return towardDetector > 0 ? "LEFT LATERAL" : "RIGHT LATERAL";
 }
 
+std::vector<DiscTick> discTicks(const FrameLevelCount& count, const IntensifierDistortion& d) {
+  std::vector<DiscTick> out;
+  const auto& p = count.places;
+  for (std::size_t k = 0; k < p.size(); ++k) {
+    if (!p[k].seen) continue;
+    // The spine's direction here from the neighbouring places.
+    const auto& a = p[k > 0 ? k - 1 : k].px;
+    const auto& b = p[k + 1 < p.size() ? k + 1 : k].px;
+    const double steps = double((k + 1 < p.size() ? k + 1 : k) - (k > 0 ? k - 1 : k));
+    double tx = (b[0] - a[0]) / steps, ty = (b[1] - a[1]) / steps;
+    const double spacing = std::hypot(tx, ty);
+    if (!(spacing > 0)) continue;
+    tx /= spacing;
+    ty /= spacing;
+    // The normal toward the image's right (or, along a horizontal spine,
+    // its lower side).
+    double nx = -ty, ny = tx;
+    if (nx < 0 || (nx == 0 && ny < 0)) {
+      nx = -nx;
+      ny = -ny;
+    }
+    const auto at = [&](double f) {
+      return d.distort(p[k].px[0] + f * spacing * nx, p[k].px[1] + f * spacing * ny);
+    };
+    out.push_back({p[k].name, at(0.35), at(0.6)});
+  }
+  return out;
+}
+
 } // namespace fluoroplan

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "imaging/projection/carm_geometry.h"
+#include "imaging/projection/frame_level_count.h"
 #include "imaging/projection/intensifier_distortion.h"
 #include "imaging/projection/needle_detection.h"
 
@@ -62,6 +63,16 @@ std::vector<NeedleToPlan> compareNeedlesToPlan(const std::vector<DetectedNeedle>
                                                const CArmGeometry& g,
                                                const std::vector<OverlayTrajectory>& plan,
                                                double matchWithinMm = 10);
+
+// A tick beside each disc space counted on the frame (FrameLevelCount),
+// in stored-frame pixels: square to the spine, from 0.35 to 0.6 of the
+// spacing between discs off its axis on the image's right (or lower)
+// side, clear of the bodies' middle, where the count read the frame.
+struct DiscTick {
+  std::string disc; // the CT's name at the pose ("L4-L5"), "" beyond the CT's discs
+  std::array<double, 2> fromPx{}, toPx{};
+};
+std::vector<DiscTick> discTicks(const FrameLevelCount& count, const IntensifierDistortion& d);
 
 // The image direction (unit, in pixels) in which the patient's left lies,
 // projected at the isocentre: where the "L" marker goes. {0, 0} when the

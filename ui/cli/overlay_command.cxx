@@ -583,7 +583,9 @@ int overlayCommand(const OverlayCliOptions& o) {
                        rr = s.rows / 2.0 + left[1] * s.rows * 0.42;
           drawText(pic, int(c) - 5 * scale, int(rr) - 7 * scale, "L", {255, 255, 255}, 2 * scale);
         } else if (const std::string side = lateralSideMarker(dg); !side.empty()) {
-          drawText(pic, 4, 4 + 10 * scale, side, {255, 255, 255}, scale);
+          // Below the per-level line when there is one.
+          drawText(pic, 4, 4 + 10 * scale + (levelPoses.empty() ? 0 : 10), side, {255, 255, 255},
+                   scale);
         }
         const double pxPerMm = dg.sourceToDetectorMm / dg.sourceToIsocentreMm / dg.pixelMm;
         const int y = int(s.rows) - 30 * scale,
@@ -613,9 +615,19 @@ int overlayCommand(const OverlayCliOptions& o) {
         // L6, a T13, uncertain names) in amber above it, in a few words
         // (overlay.json has it in full).
         if (const auto& lc = tf.levelCheck) {
+          // The disc spaces the guard counted on the frame, ticked beside
+          // the spine (pale green), and how many.
+          for (const DiscTick& t : discTicks(lc->frameCount, distortion))
+            for (int w = -1; w <= 1; ++w)
+              line(pic, t.fromPx[0], t.fromPx[1] + w, t.toPx[0], t.toPx[1] + w, {150, 255, 150});
+          const std::string counted =
+              lc->frameCount.counted
+                  ? " - " + std::to_string(lc->frameCount.discsSeen) + " DISC SPACE" +
+                        (lc->frameCount.discsSeen == 1 ? "" : "S") + " COUNTED"
+                  : "";
           drawText(pic, 4, int(s.rows) - 12,
                    "LEVELS IN VIEW: " + levelsInView(*lc) +
-                       (lc->confirmed ? " - LEVEL CONFIRMED" : " - LEVEL NOT CONFIRMED"),
+                       (lc->confirmed ? " - LEVEL CONFIRMED" : " - LEVEL NOT CONFIRMED") + counted,
                    {0, 255, 0}, 1);
           if (const std::string badge = names ? levelCountBadge(*names) : ""; !badge.empty())
             drawText(pic, 4, int(s.rows) - 24, badge, {255, 200, 0}, 1);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "imaging/projection/frame_level_count.h"
+#include "imaging/projection/frame_overlay.h"
 
 using namespace fluoroplan;
 
@@ -112,4 +113,21 @@ TEST(FrameLevelCount, NoDiscsOrNoSpineIsNotCounted) {
   const FrameLevelCount few = countLevelsOnFrame(frame({300}), pose(), one);
   EXPECT_FALSE(few.counted);
   EXPECT_NE(few.summary.find("fewer than two"), std::string::npos) << few.summary;
+}
+
+TEST(FrameLevelCount, TicksBesideTheCountedDiscsOnTheImagesRight) {
+  const FrameLevelCount f = countLevelsOnFrame(frame({100, 200, 300}), pose(), ct());
+  // A flat panel: stored pixels are ideal ones. The spine runs down the
+  // column 99.5 with discs 100 px apart: each tick from 35 to 60 px right
+  // of it, on its disc's row.
+  const std::vector<DiscTick> ticks = discTicks(f, IntensifierDistortion{0, 250, 99.5, 249.5});
+  ASSERT_EQ(ticks.size(), 3u);
+  const char* names[] = {"L3-L4", "L4-L5", "L5-S1"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(ticks[i].disc, names[i]);
+    EXPECT_NEAR(ticks[i].fromPx[0], 99.5 + 35, 1e-9);
+    EXPECT_NEAR(ticks[i].toPx[0], 99.5 + 60, 1e-9);
+    EXPECT_NEAR(ticks[i].fromPx[1], 100.0 * double(i + 1), 1e-9);
+    EXPECT_NEAR(ticks[i].toPx[1], 100.0 * double(i + 1), 1e-9);
+  }
 }
