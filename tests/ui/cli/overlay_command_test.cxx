@@ -257,6 +257,25 @@ TEST(ReplayCommand, WithTheSegmentationEachPlannedLevelIsRegisteredAlone) {
   EXPECT_NE(r.output.find("L4 alone: "), std::string::npos) << r.output;
 }
 
+namespace {
+// `overlay` of the prone CT on the runs in DIR/runs (the sample C-arm's
+// calibration), its output and DIR/out/overlay.json.
+struct OverlayRun {
+  int exitCode = -1;
+  std::string output;
+  nlohmann::json json;
+};
+OverlayRun overlayOnTheProneCt(const fs::path& dir) {
+  const auto r = runCommandLine(
+      fp() + " overlay '" + (kCase / "ct_prone").string() + "' '" + (dir / "runs").string() +
+      "' --pincushion 0.08 --field-radius 250 --out '" + (dir / "out").string() + "' 2>&1");
+  OverlayRun out{r.exitCode, r.output, {}};
+  std::ifstream in(dir / "out" / "overlay.json");
+  if (in) out.json = nlohmann::json::parse(in);
+  return out;
+}
+} // namespace
+
 TEST(OverlayCommand, TwoRunsOfOnePatientGiveTheDepthAsOnePose) {
   // The AP and the lateral run of the patient lying still: their first
   // frames registered as one pose put the isocentre where the generator
@@ -265,13 +284,9 @@ TEST(OverlayCommand, TwoRunsOfOnePatientGiveTheDepthAsOnePose) {
   fs::create_directories(dir / "runs");
   for (const char* run : {"run1_ap.dcm", "run3_lateral.dcm"})
     fs::copy_file(kCase / "runs" / run, dir / "runs" / run);
-  const auto r = runCommandLine(
-      fp() + " overlay '" + (kCase / "ct_prone").string() + "' '" + (dir / "runs").string() +
-      "' --pincushion 0.08 --field-radius 250 --out '" + (dir / "out").string() + "' 2>&1");
+  const OverlayRun r = overlayOnTheProneCt(dir);
   ASSERT_EQ(r.exitCode, 0) << r.output;
-  std::ifstream in(dir / "out" / "overlay.json");
-  const auto j = nlohmann::json::parse(in);
-  const auto& two = j["two_views"];
+  const auto& two = r.json["two_views"];
   ASSERT_TRUE(two.is_object()) << r.output;
   EXPECT_TRUE(two["accepted"].get<bool>()) << two["reason"];
   EXPECT_NEAR(two["beam_angle_deg"].get<double>(), 90, 2);
@@ -309,13 +324,9 @@ TEST(OverlayCommand, TwoViewsWithTheTableMovedBetweenThemAreNotCombined) {
     ds->putAndInsertString(DCM_TableTopLateralPosition, "0");
     ASSERT_TRUE(ff.saveFile((dir / "runs" / run).c_str(), EXS_LittleEndianExplicit).good());
   }
-  const auto r = runCommandLine(
-      fp() + " overlay '" + (kCase / "ct_prone").string() + "' '" + (dir / "runs").string() +
-      "' --pincushion 0.08 --field-radius 250 --out '" + (dir / "out").string() + "' 2>&1");
+  const OverlayRun r = overlayOnTheProneCt(dir);
   ASSERT_EQ(r.exitCode, 0) << r.output;
-  std::ifstream in(dir / "out" / "overlay.json");
-  const auto j = nlohmann::json::parse(in);
-  const auto& two = j["two_views"];
+  const auto& two = r.json["two_views"];
   ASSERT_TRUE(two.is_object()) << r.output;
   EXPECT_FALSE(two["accepted"].get<bool>()) << two["reason"];
   EXPECT_NE(two["reason"].get<std::string>().find(
@@ -325,7 +336,7 @@ TEST(OverlayCommand, TwoViewsWithTheTableMovedBetweenThemAreNotCombined) {
       << two["reason"];
   for (const auto& v : two["views"])
     EXPECT_TRUE(v["projection_matrix"].is_null()) << v;
-  for (const auto& f : j["frames"])
+  for (const auto& f : r.json["frames"])
     EXPECT_TRUE(f["accepted"].get<bool>()) << f["png"] << ": " << f["reason"];
 }
 
