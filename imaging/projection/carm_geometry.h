@@ -26,6 +26,8 @@ struct CArmGeometry {
   double pixelMm = 0.6; // at the detector (Imager Pixel Spacing)
   double principalColumn = 255.5, principalRow = 255.5;
 
+  friend bool operator==(const CArmGeometry&, const CArmGeometry&) = default;
+
   Vec3 detectorDirection() const; // d
   Vec3 columnDirection() const;   // u
   Vec3 rowDirection() const;      // v

@@ -12,17 +12,6 @@ namespace {
 constexpr double kNeedleMaskPx = 8;
 } // namespace
 
-namespace {
-bool samePose(const CArmGeometry& a, const CArmGeometry& b) {
-  return a.primaryDeg == b.primaryDeg && a.secondaryDeg == b.secondaryDeg &&
-         a.inPlaneDeg == b.inPlaneDeg && a.sourceToDetectorMm == b.sourceToDetectorMm &&
-         a.sourceToIsocentreMm == b.sourceToIsocentreMm && a.isocentreLps.x == b.isocentreLps.x &&
-         a.isocentreLps.y == b.isocentreLps.y && a.isocentreLps.z == b.isocentreLps.z &&
-         a.columns == b.columns && a.rows == b.rows && a.pixelMm == b.pixelMm &&
-         a.principalColumn == b.principalColumn && a.principalRow == b.principalRow;
-}
-} // namespace
-
 Drr needleDrr(const Registration2D3D& registration, const CArmGeometry& pose,
               const std::vector<uint8_t>& field) {
   return registration.drrAt(pose, &field, 0, 2);
@@ -36,7 +25,7 @@ std::vector<NeedleToPlan> needlesOnFrame(const Registration2D3D& registration,
   if (!r.accepted) return {};
   std::optional<FieldDrr> local;
   std::optional<FieldDrr>& d = cache ? *cache : local;
-  if (!d || !samePose(d->pose, r.geometry) || d->field != frame.image.mask)
+  if (!d || d->pose != r.geometry || d->field != frame.image.mask)
     d = FieldDrr{r.geometry, frame.image.mask,
                  needleDrr(registration, r.geometry, frame.image.mask)};
   std::vector<std::array<double, 2>> targets;
