@@ -873,7 +873,10 @@ RegistrationResult Registration2D3D::run(const RegistrationImage& frame, const C
   std::ostringstream why;
   if (bestScore < o.minCorrelation) {
     why << "the frame does not match the CT (gradient correlation " << bestScore << ", below "
-        << o.minCorrelation << "): wrong region, or a blank frame";
+        << o.minCorrelation << "): wrong region, or a blank frame"
+        << (searchTranslation ? ""
+                              : ", or a start too far off for refinement alone (from 10-15 mm "
+                                "and 5 degrees it may not converge; a search reaches +-80 mm)");
   } else if (rival) {
     why << "ambiguous: another place 15 mm or more away matches almost as well (gradient "
            "correlation "
