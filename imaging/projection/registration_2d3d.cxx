@@ -133,6 +133,34 @@ std::vector<float> normalisedGradients(const std::vector<float>& img, unsigned w
   return out;
 }
 
+// The image at (x, y) by bilinear interpolation, a point outside taking
+// the nearest edge's value.
+float bilinearClamped(const std::vector<float>& img, unsigned w, unsigned h, double x, double y) {
+  x = std::clamp(x, 0.0, double(w) - 1.001);
+  y = std::clamp(y, 0.0, double(h) - 1.001);
+  const auto ix = std::size_t(x), iy = std::size_t(y);
+  const float fx = float(x - double(ix)), fy = float(y - double(iy));
+  const float* q = img.data() + iy * w + ix;
+  const float top = q[0] + fx * (q[1] - q[0]), bottom = q[w] + fx * (q[w + 1] - q[w]);
+  return top + fy * (bottom - top);
+}
+
+// The mask grown by `reach` pixels each way (a square).
+std::vector<uint8_t> dilated(const std::vector<uint8_t>& m, unsigned w, unsigned h, int reach) {
+  std::vector<uint8_t> out(m.size(), 0);
+  for (unsigned r = 0; r < h; ++r)
+    for (unsigned c = 0; c < w; ++c) {
+      if (!m[std::size_t(r) * w + c]) continue;
+      for (int dr = -reach; dr <= reach; ++dr)
+        for (int dc = -reach; dc <= reach; ++dc) {
+          const int rr = int(r) + dr, cc = int(c) + dc;
+          if (rr >= 0 && cc >= 0 && rr < int(h) && cc < int(w))
+            out[std::size_t(rr) * w + std::size_t(cc)] = 1;
+        }
+    }
+  return out;
+}
+
 // The image as the C-arm would see it after its isocentre moved by
 // (`shiftColumns`, `shiftRows`) pixels and the detector turned by
 // `turnDeg` about the beam at (`c0`, `r0`) (CArmGeometry::inPlaneDeg's
@@ -146,13 +174,8 @@ std::vector<float> movedInPlane(const std::vector<float>& img, unsigned w, unsig
   for (unsigned r = 0; r < h; ++r)
     for (unsigned c = 0; c < w; ++c) {
       const double a = double(c) - c0, b = double(r) - r0;
-      const double x = std::clamp(c0 + a * ct - b * st + shiftColumns, 0.0, double(w) - 1.001);
-      const double y = std::clamp(r0 + a * st + b * ct + shiftRows, 0.0, double(h) - 1.001);
-      const auto ix = std::size_t(x), iy = std::size_t(y);
-      const float fx = float(x - double(ix)), fy = float(y - double(iy));
-      const float* q = img.data() + iy * w + ix;
-      const float top = q[0] + fx * (q[1] - q[0]), bottom = q[w] + fx * (q[w + 1] - q[w]);
-      out[std::size_t(r) * w + c] = top + fy * (bottom - top);
+      out[std::size_t(r) * w + c] = bilinearClamped(img, w, h, c0 + a * ct - b * st + shiftColumns,
+                                                    r0 + a * st + b * ct + shiftRows);
     }
   return out;
 }
@@ -212,17 +235,11 @@ Level makeLevel(unsigned factor, RegistrationImage image, const DrrRenderer& ren
   L.frameGradients = normalisedGradients(L.image.value, w, L.alongColumns, L.alongRows);
   if (!blur) {
     constexpr int kReach = 4; // 1 for the gradient, up to ~2 for a Jacobian's shift, 1 spare
-    L.renderMask.assign(std::size_t(w) * h, 0);
+    std::vector<uint8_t> compared(std::size_t(w) * h, 0);
     for (const auto* pixels : {&L.alongColumns, &L.alongRows})
-      for (const uint32_t i : *pixels) {
-        const int r = int(i / w), c = int(i % w);
-        for (int dr = -kReach; dr <= kReach; ++dr)
-          for (int dc = -kReach; dc <= kReach; ++dc) {
-            const int rr = r + dr, cc = c + dc;
-            if (rr >= 0 && cc >= 0 && rr < int(h) && cc < int(w))
-              L.renderMask[std::size_t(rr) * w + std::size_t(cc)] = 1;
-          }
-      }
+      for (const uint32_t i : *pixels)
+        compared[i] = 1;
+    L.renderMask = dilated(compared, w, h, kReach);
   }
   return L;
 }
@@ -643,32 +660,17 @@ Drr Registration2D3D::drrAt(const CArmGeometry& g, const std::vector<uint8_t>* p
       for (unsigned c = 0; c < g.columns; ++c)
         if ((*pixelMask)[std::size_t(r) * g.columns + c] && c / f < w && r / f < h)
           any[std::size_t(r / f) * w + c / f] = 1;
-    smallMask.assign(any.size(), 0);
-    for (unsigned r = 0; r < h; ++r)
-      for (unsigned c = 0; c < w; ++c)
-        if (any[std::size_t(r) * w + c])
-          for (unsigned rr = r > 0 ? r - 1 : 0; rr <= std::min(h - 1, r + 1); ++rr)
-            for (unsigned cc = c > 0 ? c - 1 : 0; cc <= std::min(w - 1, c + 1); ++cc)
-              smallMask[std::size_t(rr) * w + cc] = 1;
+    smallMask = dilated(any, w, h, 1);
     o.pixelMask = &smallMask;
   }
   const Drr d = fine_.render(small, o);
   Drr out{g.columns, g.rows, std::vector<float>(std::size_t(g.columns) * g.rows, 0.f)};
   // Full pixel c lies at small pixel (c + 0.5) / f - 0.5 (atLevel).
-  for (unsigned r = 0; r < g.rows; ++r) {
-    const double y = std::clamp((r + 0.5) / f - 0.5, 0.0, double(h - 1));
-    const unsigned y0 = std::min(unsigned(y), h - 2);
-    const float fy = float(y - y0);
-    for (unsigned c = 0; c < g.columns; ++c) {
-      if (masked && !(*pixelMask)[std::size_t(r) * g.columns + c]) continue;
-      const double x = std::clamp((c + 0.5) / f - 0.5, 0.0, double(w - 1));
-      const unsigned x0 = std::min(unsigned(x), w - 2);
-      const float fx = float(x - x0);
-      const float* q = d.lineIntegral.data() + std::size_t(y0) * w + x0;
-      const float top = q[0] + fx * (q[1] - q[0]), bottom = q[w] + fx * (q[w + 1] - q[w]);
-      out.lineIntegral[std::size_t(r) * g.columns + c] = top + fy * (bottom - top);
-    }
-  }
+  for (unsigned r = 0; r < g.rows; ++r)
+    for (unsigned c = 0; c < g.columns; ++c)
+      if (!masked || (*pixelMask)[std::size_t(r) * g.columns + c])
+        out.lineIntegral[std::size_t(r) * g.columns + c] =
+            bilinearClamped(d.lineIntegral, w, h, (c + 0.5) / f - 0.5, (r + 0.5) / f - 0.5);
   return out;
 }
 
