@@ -18,6 +18,15 @@ const DcmTagKey kTableTopLateral(0x300A, 0x012A);
 // Looks a value up the way functional groups nest it: in the given items in
 // order (per-frame group, shared group, top-level data set), searching each
 // item's sequences.
+// Value i of a numeric element, binary or as text (DS, IS).
+std::optional<double> valueAt(DcmElement& el, unsigned long i) {
+  Float64 f;
+  if (el.getFloat64(f, i).good()) return f;
+  OFString s;
+  if (el.getOFString(s, i).good() && !s.empty()) return std::strtod(s.c_str(), nullptr);
+  return std::nullopt;
+}
+
 struct Lookup {
   std::vector<DcmItem*> items;
   std::optional<double> number(const DcmTagKey& tag) const {
@@ -31,19 +40,8 @@ struct Lookup {
       if (!it) continue;
       DcmElement* el = nullptr;
       if (it->findAndGetElement(tag, el, OFTrue).good() && el && el->getVM() >= 2) {
-        OFString s;
-        double v[2];
-        bool ok = true;
-        for (unsigned long i = 0; i < 2 && ok; ++i) {
-          Float64 f;
-          if (el->getFloat64(f, i).good())
-            v[i] = f;
-          else if (el->getOFString(s, i).good() && !s.empty())
-            v[i] = std::strtod(s.c_str(), nullptr);
-          else
-            ok = false;
-        }
-        if (ok) return std::array<double, 2>{v[0], v[1]};
+        const auto a = valueAt(*el, 0), b = valueAt(*el, 1);
+        if (a && b) return std::array<double, 2>{*a, *b};
       }
     }
     return std::nullopt;
@@ -55,14 +53,8 @@ struct Lookup {
       DcmElement* el = nullptr;
       if (it->findAndGetElement(tag, el, OFTrue).bad() || !el || el->getVM() == 0) continue;
       std::vector<double> out;
-      for (unsigned long i = 0; i < el->getVM(); ++i) {
-        Float64 f;
-        OFString s;
-        if (el->getFloat64(f, i).good())
-          out.push_back(f);
-        else if (el->getOFString(s, i).good() && !s.empty())
-          out.push_back(std::strtod(s.c_str(), nullptr));
-      }
+      for (unsigned long i = 0; i < el->getVM(); ++i)
+        if (const auto v = valueAt(*el, i)) out.push_back(*v);
       return out;
     }
     return {};
