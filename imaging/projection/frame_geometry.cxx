@@ -79,6 +79,10 @@ FrameGeometry frameGeometry(const XRayRun& run, std::size_t frame, Vec3 isocentr
   return out;
 }
 
+const CArmPositioner& framePositioner(const XRayRun& run, std::size_t frame) {
+  return frame < run.frames.size() ? run.frames[frame].positioner : run.positioner;
+}
+
 std::vector<std::string> tableMovesBetween(const CArmPositioner& a, const CArmPositioner& b,
                                            double toleranceMm, bool* recorded) {
   std::vector<std::string> moves;

@@ -31,6 +31,9 @@ struct FrameGeometry {
 FrameGeometry frameGeometry(const XRayRun& run, std::size_t frame, Vec3 isocentreLps,
                             const CArmDefaults& defaults = {});
 
+// The frame's own positioner (its collimator, table), else the run's.
+const CArmPositioner& framePositioner(const XRayRun& run, std::size_t frame);
+
 // Whether the table moved between two frames, by the table positions both
 // record (Table Top Vertical, Longitudinal, Lateral Position (300A,0128-
 // 012A); Table Height (0018,1130), Table Traverse (0018,1131)): each that

@@ -135,8 +135,7 @@ TrackedFrame RunTracker::next(const DicomFile& file, const XRayRun& run, std::si
   t.image = registrationImageFromFrame(ideal, s.columns, s.rows);
   // What the collimator blocked, as the C-arm recorded it (the blades'
   // shadows on the image are also found without it).
-  maskOutsideCollimator(
-      t.image, frame < run.frames.size() ? run.frames[frame].positioner : run.positioner, d);
+  maskOutsideCollimator(t.image, framePositioner(run, frame), d);
   // The needles move little from frame to frame: where they were is left
   // out.
   RegistrationImage compared = t.image;

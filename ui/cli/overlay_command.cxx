@@ -488,8 +488,7 @@ int overlayCommand(const OverlayCliOptions& o) {
       if (tf.registration.accepted && (views.empty() || views.back().file != run.header.path))
         views.push_back({run.header.path, f, tf.image,
                          frameGeometry(run, f, tf.registration.geometry.isocentreLps).geometry,
-                         tf.registration,
-                         f < run.frames.size() ? run.frames[f].positioner : run.positioner});
+                         tf.registration, framePositioner(run, f)});
       if (const auto when = frameTimeSeconds(run, f)) timedNeedles.push_back({*when, needles});
       const RegistrationResult& r = tf.registration;
       const std::string& how = tf.how;
