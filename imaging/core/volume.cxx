@@ -1,5 +1,6 @@
 #include "imaging/core/volume.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace fluoroplan {
@@ -12,6 +13,21 @@ Vec3 Volume::indexToLps(Vec3 index) const {
 Vec3 Volume::lpsToIndex(Vec3 pointLps) const {
   const Vec3 local = inverse(directionLps) * (pointLps - originLps);
   return {local.x / spacingMm.x, local.y / spacingMm.y, local.z / spacingMm.z};
+}
+
+Volume reverseSlices(const Volume& v) {
+  Volume r;
+  r.size = v.size;
+  r.spacingMm = v.spacingMm;
+  r.directionLps = v.directionLps;
+  r.directionLps.setColumn(2, -1.0 * v.directionLps.column(2));
+  r.originLps = v.size[2] ? v.indexToLps({0, 0, double(v.size[2] - 1)}) : v.originLps;
+  r.hu.resize(v.hu.size());
+  const std::size_t slice = v.size[0] * v.size[1];
+  for (std::size_t k = 0; k < v.size[2]; ++k)
+    std::copy_n(v.hu.begin() + long(k * slice), slice,
+                r.hu.begin() + long((v.size[2] - 1 - k) * slice));
+  return r;
 }
 
 bool Volume::containsIndex(Vec3 index) const {

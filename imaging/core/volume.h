@@ -55,6 +55,11 @@ struct Volume {
   bool containsIndex(Vec3 index) const;
 };
 
+// The same volume with its slices stored in the opposite order (axis k
+// reversed, origin and direction adjusted): every voxel keeps its physical
+// place. Applying it twice gives the original back.
+Volume reverseSlices(const Volume& volume);
+
 // "L", "P", "S", "R", "A", "I" letters of the dominant axis direction, or
 // "oblique" when no axis lies within 1 degree of a patient axis.
 std::string orientationLabel(const Mat3& directionLps);

@@ -119,12 +119,11 @@ std::optional<LineOfZ> fitLineOfZ(const std::vector<Vec3>& pts, std::size_t minP
 
 } // namespace
 
-SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
-                        const ProgressCallback& progress) {
-  if (ct.empty()) throw NoSpineFound("empty volume");
-  if (std::abs(ct.directionLps.column(2).z) < 0.9)
-    throw NoSpineFound(
-        "segmentation needs axial slices (slice normal along the patient's head-foot axis)");
+namespace {
+// The steps below count slices from the feet up (a disc plane's "above" is
+// the next segment); segmentSpine hands them such a volume.
+SpineModel segmentFeetFirstSlices(const Volume& ct, const SegmentationOptions& o,
+                                  const ProgressCallback& progress) {
   reportProgress(progress, 0.0, "segment: downsampling");
   std::array<std::size_t, 3> f{};
   const Volume c = blockAverage(ct, o.coarseMm, &f);
@@ -1182,6 +1181,21 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
   measurePosteriorElements(model);
   labelNeuralForamina(ct, model);
   reportProgress(progress, 1.0, "segment: done");
+  return model;
+}
+} // namespace
+
+SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
+                        const ProgressCallback& progress) {
+  if (ct.empty()) throw NoSpineFound("empty volume");
+  if (std::abs(ct.directionLps.column(2).z) < 0.9)
+    throw NoSpineFound(
+        "segmentation needs axial slices (slice normal along the patient's head-foot axis)");
+  if (ct.directionLps.column(2).z > 0) return segmentFeetFirstSlices(ct, o, progress);
+  // Slices stored head first: the same body with its slices in the other
+  // order, and the labels put back on the caller's grid.
+  SpineModel model = segmentFeetFirstSlices(reverseSlices(ct), o, progress);
+  model.labels = reverseSlices(model.labels);
   return model;
 }
 

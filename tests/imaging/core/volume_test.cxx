@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <vector>
+
 #include "imaging/core/volume.h"
 
 using namespace fluoroplan;
@@ -46,6 +49,32 @@ TEST(Volume, ContainsIndex) {
   EXPECT_TRUE(v.containsIndex({0, 0, 0}));
   EXPECT_TRUE(v.containsIndex({2.4, -0.4, 1}));
   EXPECT_FALSE(v.containsIndex({2.6, 0, 0}));
+}
+
+TEST(Volume, ReverseSlicesKeepsEveryVoxelWhereItIs) {
+  // Three slices 2 mm apart going up from z = 10: reversed, slice 0 is the
+  // top one (z = 14) and the axis points down; each value stays at its place.
+  Volume v;
+  v.size = {2, 1, 3};
+  v.spacingMm = {1, 1, 2};
+  v.originLps = {0, 0, 10};
+  v.hu = {1, 2, 3, 4, 5, 6};
+  const Volume r = reverseSlices(v);
+  EXPECT_EQ(r.originLps, (Vec3{0, 0, 14}));
+  EXPECT_EQ(r.directionLps.column(2), (Vec3{0, 0, -1}));
+  EXPECT_EQ(std::vector<int16_t>(r.hu.begin(), r.hu.end()),
+            (std::vector<int16_t>{5, 6, 3, 4, 1, 2}));
+  for (std::size_t k = 0; k < 3; ++k)
+    for (std::size_t i = 0; i < 2; ++i) {
+      const Vec3 p = v.indexToLps({double(i), 0, double(k)});
+      const Vec3 q = r.lpsToIndex(p);
+      EXPECT_EQ(r.at(std::size_t(std::lround(q.x)), 0, std::size_t(std::lround(q.z))),
+                v.at(i, 0, k));
+    }
+  const Volume back = reverseSlices(r);
+  EXPECT_EQ(back.originLps, v.originLps);
+  EXPECT_EQ(back.directionLps, v.directionLps);
+  EXPECT_EQ(back.hu, v.hu);
 }
 
 #include "imaging/core/reslice.h"

@@ -117,3 +117,26 @@ TEST(SegmentVariants, Prone) {
   const SpineModel m = segmentSpine(makeSpinePhantom(o).ct);
   EXPECT_EQ(joined(names(m)), "T9 T10 T11 T12 L1 L2 L3 L4 L5 sacrum ") << m.namingEvidence;
 }
+
+TEST(SegmentVariants, SlicesStoredHeadFirstGiveTheSameLabelsAndNames) {
+  // The same body with its slices in the other order (as many scanners and
+  // converters write them): the labels land on the caller's grid, voxel for
+  // voxel where the feet-first result puts them, and the names agree.
+  PhantomOptions o = coarse();
+  o.cropTop = "L3";
+  o.cropBottom = "S1";
+  const Volume ct = makeSpinePhantom(o).ct;
+  const SpineModel feetFirst = segmentSpine(ct);
+  const SpineModel headFirst = segmentSpine(reverseSlices(ct));
+  EXPECT_EQ(joined(names(headFirst)), joined(names(feetFirst)));
+  ASSERT_EQ(headFirst.labels.size, ct.size);
+  EXPECT_EQ(headFirst.labels.directionLps.column(2), (Vec3{0, 0, -1}));
+  const Volume back = reverseSlices(headFirst.labels);
+  std::size_t differ = 0, labelled = 0;
+  for (std::size_t n = 0; n < back.hu.size(); ++n) {
+    differ += back.hu[n] != feetFirst.labels.hu[n];
+    labelled += feetFirst.labels.hu[n] != 0;
+  }
+  EXPECT_GT(labelled, 10000u);
+  EXPECT_EQ(differ, 0u);
+}
