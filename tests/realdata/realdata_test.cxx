@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "imaging/dicom/study_inventory.h"
 #include "imaging/io/image_2d.h"
@@ -164,7 +166,7 @@ TEST(RealData, SegmentationNamesT11AndT12FromTheRibsAndSaysItIsUncertain) {
   EXPECT_FALSE(m.namingCertain);
   EXPECT_TRUE(m.vertebrae[0].partial);
   // Dice per level against TotalSegmentator's label map, sampled in
-  // physical space. The issue's goal is 0.85; measured 0.475 (T11) and
+  // physical space. The issue's goal is 0.85; measured 0.470 (T11) and
   // 0.742 (T12). The reference is a model's output and puts 35% of its T11
   // inside T12's body, below the T11-T12 disc (see the issue note). These
   // floors keep what was reached.
@@ -192,6 +194,116 @@ TEST(RealData, SegmentationNamesT11AndT12FromTheRibsAndSaysItIsUncertain) {
   EXPECT_GT(diceOf(0), 0.45) << "T11";
   EXPECT_GT(diceOf(1), 0.72) << "T12";
   std::cout << "Dice T11 " << diceOf(0) << ", T12 " << diceOf(1) << "\n";
+}
+
+namespace {
+// Dice of label `ours` in `labels` against the reference's vertebra `verse`
+// (TotalSegmentator's ids mapped to VerSe), the reference sampled at each
+// label voxel's physical place.
+double diceAgainstReference(const Volume& labels, int ours, const Volume& ref, int verse) {
+  std::size_t a = 0, b = 0, both = 0;
+  for (std::size_t k = 0; k < labels.size[2]; ++k)
+    for (std::size_t j = 0; j < labels.size[1]; ++j)
+      for (std::size_t i = 0; i < labels.size[0]; ++i) {
+        const bool o = labels.at(i, j, k) == ours;
+        const Vec3 ri = ref.lpsToIndex(labels.indexToLps({double(i), double(j), double(k)}));
+        const bool t = ref.containsIndex(ri) &&
+                       verseFromTotalSegmentator(ref.at(std::size_t(std::lround(ri.x)),
+                                                        std::size_t(std::lround(ri.y)),
+                                                        std::size_t(std::lround(ri.z)))) == verse;
+        a += o;
+        b += t;
+        both += o && t;
+      }
+  return a + b ? 2.0 * double(both) / double(a + b) : 0.0;
+}
+
+Volume resampledAlongZ(const Volume& ct, double spacingMm) {
+  Volume out = ct;
+  const double extent = double(ct.size[2] - 1) * ct.spacingMm.z;
+  out.size[2] = std::size_t(std::floor(extent / spacingMm)) + 1;
+  out.spacingMm.z = spacingMm;
+  out.hu.resize(out.voxelCount());
+  for (std::size_t k = 0; k < out.size[2]; ++k) {
+    const double z = double(k) * spacingMm / ct.spacingMm.z;
+    const std::size_t k0 = std::min(std::size_t(z), ct.size[2] - 1),
+                      k1 = std::min(k0 + 1, ct.size[2] - 1);
+    const double t = z - double(k0);
+    for (std::size_t j = 0; j < ct.size[1]; ++j)
+      for (std::size_t i = 0; i < ct.size[0]; ++i)
+        out.hu[out.offset(i, j, k)] =
+            int16_t(std::lround((1 - t) * ct.at(i, j, k0) + t * ct.at(i, j, k1)));
+  }
+  return out;
+}
+} // namespace
+
+// The method is meant for real scans it has not seen, so the real CT is
+// varied the ways real scans differ: slices stored head first, 1 mm and
+// 3 mm slices, 2 mm pixels, 20 HU of added noise (low-dose CT). Each must
+// still split T11 from T12 where the reference does (Dice within 0.15 of the
+// scan as stored, by position) and name them T11/T12, or say the naming is
+// uncertain with T11/T12 among each vertebra's alternatives. Before these
+// were checked, 1 mm slices and 20 HU of noise lost the T11-T12 disc, and
+// head-first slices gave T11 a Dice of 0.20.
+TEST(RealData, SegmentationHoldsWhenTheRealCtIsResampledNoisyOrStoredHeadFirst) {
+  const Volume ct = loadRealCt();
+  const Volume ref =
+      readVolumeFile(kData / "ct_thoracolumbar_j2k_labels" / "labels_totalsegmentator.nii.gz");
+  const SpineModel stored = segmentSpine(ct);
+  ASSERT_EQ(stored.vertebrae.size(), 2u);
+  const double storedDice[2] = {diceAgainstReference(stored.labels, 18, ref, 18),
+                                diceAgainstReference(stored.labels, 19, ref, 19)};
+
+  std::vector<std::pair<std::string, Volume>> variants;
+  variants.emplace_back("slices stored head first", reverseSlices(ct));
+  variants.emplace_back("1 mm slices", resampledAlongZ(ct, 1.0));
+  variants.emplace_back("3 mm slices", resampledAlongZ(ct, 3.0));
+  {
+    Volume coarse = ct; // 2 x 2 pixel means: 1.95 mm pixels
+    coarse.size = {ct.size[0] / 2, ct.size[1] / 2, ct.size[2]};
+    coarse.spacingMm = {2 * ct.spacingMm.x, 2 * ct.spacingMm.y, ct.spacingMm.z};
+    coarse.originLps = ct.indexToLps({0.5, 0.5, 0});
+    coarse.hu.resize(coarse.voxelCount());
+    for (std::size_t k = 0; k < coarse.size[2]; ++k)
+      for (std::size_t j = 0; j < coarse.size[1]; ++j)
+        for (std::size_t i = 0; i < coarse.size[0]; ++i)
+          coarse.hu[coarse.offset(i, j, k)] =
+              int16_t((ct.at(2 * i, 2 * j, k) + ct.at(2 * i + 1, 2 * j, k) +
+                       ct.at(2 * i, 2 * j + 1, k) + ct.at(2 * i + 1, 2 * j + 1, k)) /
+                      4);
+    variants.emplace_back("1.95 mm pixels", std::move(coarse));
+  }
+  {
+    Volume noisy = ct;
+    std::mt19937 random(20);
+    std::normal_distribution<double> noise(0, 20);
+    for (auto& v : noisy.hu)
+      v = int16_t(std::clamp(std::lround(v + noise(random)), -1024L, 3071L));
+    variants.emplace_back("20 HU noise", std::move(noisy));
+  }
+  for (const auto& [name, volume] : variants) {
+    SCOPED_TRACE(name);
+    const SpineModel m = segmentSpine(volume);
+    ASSERT_EQ(m.vertebrae.size(), 2u) << m.namingEvidence;
+    for (std::size_t v = 0; v < 2; ++v) {
+      const std::string truth = v == 0 ? "T11" : "T12";
+      const VertebraModel& vm = m.vertebrae[v];
+      if (vm.level != truth) {
+        EXPECT_FALSE(m.namingCertain) << vm.level;
+        EXPECT_NE(std::find(vm.alternatives.begin(), vm.alternatives.end(), truth),
+                  vm.alternatives.end())
+            << vm.level << " without " << truth << " among its alternatives";
+      }
+      const double d = diceAgainstReference(m.labels, vm.label, ref, 18 + int(v));
+      std::cout << name << ": " << vm.level << " (at " << truth << ") Dice " << d << "\n";
+      EXPECT_GT(d, storedDice[v] - 0.15) << vm.level;
+    }
+    if (name == "slices stored head first") {
+      const Volume back = reverseSlices(m.labels);
+      EXPECT_EQ(back.hu, stored.labels.hu);
+    }
+  }
 }
 
 // The real series is anonymised down to empty Study/Series/SOP Instance UIDs
