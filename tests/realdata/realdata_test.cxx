@@ -167,9 +167,10 @@ TEST(RealData, SegmentationNamesT11AndT12FromTheRibsAndSaysItIsUncertain) {
   EXPECT_TRUE(m.vertebrae[0].partial);
   // Dice per level against TotalSegmentator's label map, sampled in
   // physical space. The issue's goal is 0.85; measured 0.470 (T11) and
-  // 0.742 (T12). The reference is a model's output and puts 35% of its T11
-  // inside T12's body, below the T11-T12 disc (see the issue note). These
-  // floors keep what was reached.
+  // 0.742 (T12). The reference is a model's output on a 3 mm grid (which
+  // alone caps Dice near 0.85 and 0.90, see below) and puts a third of its
+  // T11 inside T12's body, below the T11-T12 disc (see the issue note).
+  // These floors keep what was reached.
   const Volume ref =
       readVolumeFile(kData / "ct_thoracolumbar_j2k_labels" / "labels_totalsegmentator.nii.gz");
   std::size_t ours[2] = {0, 0}, theirs[2] = {0, 0}, both[2] = {0, 0};
@@ -237,6 +238,46 @@ Volume resampledAlongZ(const Volume& ct, double spacingMm) {
   return out;
 }
 } // namespace
+
+// Why the issue's 0.85 is out of reach against this reference, measured:
+// TotalSegmentator's label map was made on a 3 mm grid and resampled to the
+// scan's (7 of its 19 pairs of adjacent slices are identical, against none
+// of the CT's). Our own labels, put on a 3 mm grid and back, agree with
+// themselves at only 0.85 (T11, 10-20 mm of it in view) and 0.90
+// (T12): a perfect segmentation would score no better against it.
+TEST(RealData, ReferenceLabelsAreOnAThreeMillimetreGridWhichAloneCapsDice) {
+  const Volume ref =
+      readVolumeFile(kData / "ct_thoracolumbar_j2k_labels" / "labels_totalsegmentator.nii.gz");
+  const std::size_t slice = ref.size[0] * ref.size[1];
+  std::size_t identical = 0;
+  for (std::size_t k = 0; k + 1 < ref.size[2]; ++k)
+    identical +=
+        std::equal(ref.hu.begin() + long(k * slice), ref.hu.begin() + long((k + 1) * slice),
+                   ref.hu.begin() + long((k + 1) * slice));
+  EXPECT_GE(identical, 5u);
+
+  const SpineModel m = segmentSpine(loadRealCt());
+  const Volume& l = m.labels;
+  Volume onGrid = l; // each voxel takes the label at the nearest node of a 3 mm lattice
+  for (std::size_t k = 0; k < l.size[2]; ++k)
+    for (std::size_t j = 0; j < l.size[1]; ++j)
+      for (std::size_t i = 0; i < l.size[0]; ++i) {
+        const Vec3 p = l.indexToLps({double(i), double(j), double(k)}) - l.originLps;
+        const Vec3 q =
+            l.originLps + 3.0 * Vec3{std::round(p.x / 3), std::round(p.y / 3), std::round(p.z / 3)};
+        const Vec3 qi = l.lpsToIndex(q);
+        const auto clampIndex = [](double v, std::size_t n) {
+          return std::size_t(std::clamp(std::lround(v), 0L, long(n) - 1));
+        };
+        onGrid.hu[l.offset(i, j, k)] = l.at(
+            clampIndex(qi.x, l.size[0]), clampIndex(qi.y, l.size[1]), clampIndex(qi.z, l.size[2]));
+      }
+  const double ceiling11 = dice(l, 18, onGrid, 18), ceiling12 = dice(l, 19, onGrid, 19);
+  std::cout << "Dice of our labels against themselves on a 3 mm grid: T11 " << ceiling11 << ", T12 "
+            << ceiling12 << "\n";
+  EXPECT_LT(ceiling11, 0.9);
+  EXPECT_LT(ceiling12, 0.95);
+}
 
 // The method is meant for real scans it has not seen, so the real CT is
 // varied the ways real scans differ: slices stored head first, 1 mm and
