@@ -339,11 +339,6 @@ SpineModel segmentFeetFirstSlices(const Volume& ct, const SegmentationOptions& o
       profileHu = std::clamp(0.5 * (80.0 + body[body.size() / 2]), 100.0, boneHu);
     }
   }
-  // Discs are wedges (lordosis, kyphosis): the plane is tilted up to 15
-  // degrees about the left-right axis and the emptiest tilt kept. A wedge
-  // is empty over a range of tilts: the middle of that range bisects it
-  // (the first of them would lie along one endplate, 10-20 degrees off on
-  // the prone phantom's L4-L5).
   // Sampled on the coarse grid smoothed 3 x 3 in plane (about 4.5 mm):
   // a disc's density lies only 30-60 HU under cancellous bone, so without it
   // noise of 20 HU (low-dose CT) lifts enough disc samples over the
@@ -363,6 +358,11 @@ SpineModel segmentFeetFirstSlices(const Volume& ct, const SegmentationOptions& o
     });
     return out;
   }();
+  // Discs are wedges (lordosis, kyphosis): the plane is tilted up to 15
+  // degrees about the left-right axis and the emptiest tilt kept. A wedge
+  // is empty over a range of tilts: the middle of that range bisects it
+  // (the first of them would lie along one endplate, 10-20 degrees off on
+  // the prone phantom's L4-L5).
   std::vector<double> profile(D, 0), arc(D, 0), bestTilt(D, 0);
   for (std::size_t K = K0; K <= K1; ++K) {
     if (K > K0) arc[K] = arc[K - 1] + norm(centre[K] - centre[K - 1]);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "imaging/core/reslice.h"
 #include "imaging/dicom/study_inventory.h"
 #include "imaging/io/image_2d.h"
 #include "imaging/io/volume_io.h"
@@ -156,6 +157,33 @@ TEST(RealData, InfoCommandRecognisesDoseReports) {
 
 #include "imaging/segmentation/spine_segmenter.h"
 
+namespace {
+// Overlap of label `ours` in `labels` with the reference's vertebra `verse`
+// (TotalSegmentator's ids mapped to VerSe), the reference sampled at each
+// label voxel's physical place.
+struct Overlap {
+  std::size_t ours = 0, theirs = 0, both = 0;
+  double dice() const { return ours + theirs ? 2.0 * double(both) / double(ours + theirs) : 0.0; }
+};
+Overlap overlapWithReference(const Volume& labels, int ours, const Volume& ref, int verse) {
+  Overlap o;
+  for (std::size_t k = 0; k < labels.size[2]; ++k)
+    for (std::size_t j = 0; j < labels.size[1]; ++j)
+      for (std::size_t i = 0; i < labels.size[0]; ++i) {
+        const bool a = labels.at(i, j, k) == ours;
+        const Vec3 ri = ref.lpsToIndex(labels.indexToLps({double(i), double(j), double(k)}));
+        const bool t = ref.containsIndex(ri) &&
+                       verseFromTotalSegmentator(ref.at(std::size_t(std::lround(ri.x)),
+                                                        std::size_t(std::lround(ri.y)),
+                                                        std::size_t(std::lround(ri.z)))) == verse;
+        o.ours += a;
+        o.theirs += t;
+        o.both += a && t;
+      }
+  return o;
+}
+} // namespace
+
 TEST(RealData, SegmentationNamesT11AndT12FromTheRibsAndSaysItIsUncertain) {
   // 40 mm of a real CT around T11-T12 with ribs, no sacrum: the honest
   // answer names the levels from the ribs and flags the naming uncertain.
@@ -173,52 +201,15 @@ TEST(RealData, SegmentationNamesT11AndT12FromTheRibsAndSaysItIsUncertain) {
   // These floors keep what was reached.
   const Volume ref =
       readVolumeFile(kData / "ct_thoracolumbar_j2k_labels" / "labels_totalsegmentator.nii.gz");
-  std::size_t ours[2] = {0, 0}, theirs[2] = {0, 0}, both[2] = {0, 0};
-  const Volume& l = m.labels;
-  for (std::size_t k = 0; k < l.size[2]; ++k)
-    for (std::size_t j = 0; j < l.size[1]; ++j)
-      for (std::size_t i = 0; i < l.size[0]; ++i) {
-        const int o = l.at(i, j, k);
-        const Vec3 ri = ref.lpsToIndex(l.indexToLps({double(i), double(j), double(k)}));
-        const int t = ref.containsIndex(ri)
-                          ? verseFromTotalSegmentator(
-                                ref.at(std::lround(ri.x), std::lround(ri.y), std::lround(ri.z)))
-                          : 0;
-        for (int v = 18; v <= 19; ++v) {
-          ours[v - 18] += o == v;
-          theirs[v - 18] += t == v;
-          both[v - 18] += o == v && t == v;
-        }
-      }
-  auto diceOf = [&](int n) { return 2.0 * double(both[n]) / double(ours[n] + theirs[n]); };
-  EXPECT_GT(theirs[0], 9000u); // the reference's T11 is where the README says
-  EXPECT_GT(diceOf(0), 0.45) << "T11";
-  EXPECT_GT(diceOf(1), 0.72) << "T12";
-  std::cout << "Dice T11 " << diceOf(0) << ", T12 " << diceOf(1) << "\n";
+  const Overlap t11 = overlapWithReference(m.labels, 18, ref, 18),
+                t12 = overlapWithReference(m.labels, 19, ref, 19);
+  EXPECT_GT(t11.theirs, 9000u); // the reference's T11 is where the README says
+  EXPECT_GT(t11.dice(), 0.45) << "T11";
+  EXPECT_GT(t12.dice(), 0.72) << "T12";
+  std::cout << "Dice T11 " << t11.dice() << ", T12 " << t12.dice() << "\n";
 }
 
 namespace {
-// Dice of label `ours` in `labels` against the reference's vertebra `verse`
-// (TotalSegmentator's ids mapped to VerSe), the reference sampled at each
-// label voxel's physical place.
-double diceAgainstReference(const Volume& labels, int ours, const Volume& ref, int verse) {
-  std::size_t a = 0, b = 0, both = 0;
-  for (std::size_t k = 0; k < labels.size[2]; ++k)
-    for (std::size_t j = 0; j < labels.size[1]; ++j)
-      for (std::size_t i = 0; i < labels.size[0]; ++i) {
-        const bool o = labels.at(i, j, k) == ours;
-        const Vec3 ri = ref.lpsToIndex(labels.indexToLps({double(i), double(j), double(k)}));
-        const bool t = ref.containsIndex(ri) &&
-                       verseFromTotalSegmentator(ref.at(std::size_t(std::lround(ri.x)),
-                                                        std::size_t(std::lround(ri.y)),
-                                                        std::size_t(std::lround(ri.z)))) == verse;
-        a += o;
-        b += t;
-        both += o && t;
-      }
-  return a + b ? 2.0 * double(both) / double(a + b) : 0.0;
-}
-
 Volume resampledAlongZ(const Volume& ct, double spacingMm) {
   Volume out = ct;
   const double extent = double(ct.size[2] - 1) * ct.spacingMm.z;
@@ -293,28 +284,15 @@ TEST(RealData, SegmentationHoldsWhenTheRealCtIsResampledNoisyOrStoredHeadFirst) 
       readVolumeFile(kData / "ct_thoracolumbar_j2k_labels" / "labels_totalsegmentator.nii.gz");
   const SpineModel stored = segmentSpine(ct);
   ASSERT_EQ(stored.vertebrae.size(), 2u);
-  const double storedDice[2] = {diceAgainstReference(stored.labels, 18, ref, 18),
-                                diceAgainstReference(stored.labels, 19, ref, 19)};
+  const double storedDice[2] = {overlapWithReference(stored.labels, 18, ref, 18).dice(),
+                                overlapWithReference(stored.labels, 19, ref, 19).dice()};
 
   std::vector<std::pair<std::string, Volume>> variants;
   variants.emplace_back("slices stored head first", reverseSlices(ct));
   variants.emplace_back("1 mm slices", resampledAlongZ(ct, 1.0));
   variants.emplace_back("3 mm slices", resampledAlongZ(ct, 3.0));
-  {
-    Volume coarse = ct; // 2 x 2 pixel means: 1.95 mm pixels
-    coarse.size = {ct.size[0] / 2, ct.size[1] / 2, ct.size[2]};
-    coarse.spacingMm = {2 * ct.spacingMm.x, 2 * ct.spacingMm.y, ct.spacingMm.z};
-    coarse.originLps = ct.indexToLps({0.5, 0.5, 0});
-    coarse.hu.resize(coarse.voxelCount());
-    for (std::size_t k = 0; k < coarse.size[2]; ++k)
-      for (std::size_t j = 0; j < coarse.size[1]; ++j)
-        for (std::size_t i = 0; i < coarse.size[0]; ++i)
-          coarse.hu[coarse.offset(i, j, k)] =
-              int16_t((ct.at(2 * i, 2 * j, k) + ct.at(2 * i + 1, 2 * j, k) +
-                       ct.at(2 * i, 2 * j + 1, k) + ct.at(2 * i + 1, 2 * j + 1, k)) /
-                      4);
-    variants.emplace_back("1.95 mm pixels", std::move(coarse));
-  }
+  // 2 x 2 pixel means (the slices kept): 1.95 mm pixels.
+  variants.emplace_back("1.95 mm pixels", blockAverage(ct, 2 * ct.spacingMm.x));
   {
     Volume noisy = ct;
     std::mt19937 random(20);
@@ -336,7 +314,7 @@ TEST(RealData, SegmentationHoldsWhenTheRealCtIsResampledNoisyOrStoredHeadFirst) 
                   vm.alternatives.end())
             << vm.level << " without " << truth << " among its alternatives";
       }
-      const double d = diceAgainstReference(m.labels, vm.label, ref, 18 + int(v));
+      const double d = overlapWithReference(m.labels, vm.label, ref, 18 + int(v)).dice();
       std::cout << name << ": " << vm.level << " (at " << truth << ") Dice " << d << "\n";
       EXPECT_GT(d, storedDice[v] - 0.15) << vm.level;
     }
