@@ -521,9 +521,8 @@ Plan planProcedure(const Volume& ct, const SpineModel& spine, const ProcedureReq
   if (!spine.namingCertain)
     plan.warnings.push_back("level names are uncertain (" + spine.namingEvidence +
                             "): confirm the count on the C-arm before treating");
-  // RF targets stand on the transverse processes, which thick slices
-  // thin out (nerve_courses.cxx says how far off that was measured).
-  if (req.procedure != Procedure::Scs && spine.labels.spacingMm.z > 1.5)
+  // RF targets stand on the transverse processes, which thick slices thin out.
+  if (req.procedure != Procedure::Scs && slicesTooThickForGrooves(spine))
     plan.warnings.push_back("the CT's slices are " + fixed1(spine.labels.spacingMm.z) +
                             " mm apart: the transverse processes the targets stand on may be "
                             "incomplete, so a target can be several mm off; confirm each on the "

@@ -15,9 +15,6 @@ const DcmTagKey kTableTopVertical(0x300A, 0x0128);
 const DcmTagKey kTableTopLongitudinal(0x300A, 0x0129);
 const DcmTagKey kTableTopLateral(0x300A, 0x012A);
 
-// Looks a value up the way functional groups nest it: in the given items in
-// order (per-frame group, shared group, top-level data set), searching each
-// item's sequences.
 // Value i of a numeric element, binary or as text (DS, IS).
 std::optional<double> valueAt(DcmElement& el, unsigned long i) {
   Float64 f;
@@ -27,6 +24,9 @@ std::optional<double> valueAt(DcmElement& el, unsigned long i) {
   return std::nullopt;
 }
 
+// Looks a value up the way functional groups nest it: in the given items in
+// order (per-frame group, shared group, top-level data set), searching each
+// item's sequences.
 struct Lookup {
   std::vector<DcmItem*> items;
   std::optional<double> number(const DcmTagKey& tag) const {

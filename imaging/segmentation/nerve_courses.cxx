@@ -68,13 +68,10 @@ void placeOnGroove(const SpineModel& model, const VertebraModel& bone,
     c.method = groove->method;
     c.reason = bone.namingCertain ? "level names certain"
                                   : "level names uncertain: check the count before treating";
-    // Slices further apart than 1.5 mm lose the thin tips of the transverse
-    // processes the grooves are measured on: on the L1-S1 phantom at 2 mm
-    // slices 7 of 14 courses went unfound and one found was 14 mm off.
-    if (const double slice = model.labels.spacingMm.z; slice > 1.5) {
+    if (slicesTooThickForGrooves(model)) {
       c.confidence *= 0.5;
       std::ostringstream why;
-      why << "; slices " << slice
+      why << "; slices " << model.labels.spacingMm.z
           << " mm apart: the transverse processes may be incomplete, so this course can be "
              "several mm off; confirm it on the C-arm";
       c.reason += why.str();
@@ -158,6 +155,10 @@ std::vector<NerveCourse> nerveCourses(const SpineModel& model) {
     }
   }
   return out;
+}
+
+bool slicesTooThickForGrooves(const SpineModel& model) {
+  return model.labels.spacingMm.z > kMaxSliceMmForGrooves;
 }
 
 const NerveCourse* findNerve(const std::vector<NerveCourse>& courses, const std::string& nerve,
