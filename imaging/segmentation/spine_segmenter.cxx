@@ -769,6 +769,104 @@ SpineModel segmentFeetFirstSlices(const Volume& ct, const SegmentationOptions& o
       pushNeighbours(p);
     }
   }
+  // Ribs: bone just beyond the vertebrae's lateral reach, near the canal's
+  // depth, per segment (none of it is labelled: it lies beyond the flood's
+  // reach).
+  std::vector<std::size_t> ribVoxels(segments, 0);
+  for (std::size_t k = 0; k < d; ++k) {
+    const std::size_t K = coarseK(k);
+    if (K < K0 || K > K1) continue;
+    const Vec3 t = tangentAt(K), a = anteriorAt(t), l = cross(t, a);
+    for (std::size_t j = 0; j < h; ++j)
+      for (std::size_t i = 0; i < w; ++i) {
+        if (ct.hu[ct.offset(i, j, k)] <= edge) continue;
+        const Vec3 p = ct.indexToLps({double(i), double(j), double(k)});
+        const double lat = std::abs(dot(p - centre[K], l)), ant = dot(p - centre[K], a);
+        if (lat > o.ribSearchMm && lat < o.ribSearchMm + 30 && ant > -30 && ant < 25)
+          if (const int s = segmentOf(p, 0.0); s >= 0) ribVoxels[std::size_t(s)]++;
+      }
+  }
+  const double voxelMl = ct.spacingMm.x * ct.spacingMm.y * ct.spacingMm.z / 1000.0;
+  // The thoracic run: from the most cranial segment down while ribs
+  // continue (the top one may be a sliver cut by the scan's edge). Lateral
+  // bone below the run is the ilium or a long transverse process.
+  std::vector<bool> inRibRun(segments, false);
+  for (std::size_t s = segments; s-- > 0;) {
+    if (double(ribVoxels[s]) * voxelMl > 0.4)
+      inRibRun[s] = true;
+    else if (s + 1 < segments)
+      break;
+  }
+
+  // Pieces of a process that the flood could not reach: on thick slices or
+  // 1 mm pixels the cortex of a transverse process dips under the edge at
+  // its corners, cutting its outer half off (L1-L5 at 2-3 mm slices on the
+  // phantom). A separate piece of bone joins the one vertebra whose bone
+  // lies within 2 mm of it when it is small (under 2 ml), lies lateral to
+  // and no further forward than the canal, and stays within the vertebra's
+  // lateral reach. Not beside ribs: a rib's tubercle and neck, cut off from
+  // its shaft by a thin section, look just like such a piece. The ilium is
+  // large and reaches beyond, so it does not join; a piece near two
+  // vertebrae (an articular process across its joint) stays out.
+  {
+    std::vector<uint8_t> seen(ct.voxelCount(), 0);
+    std::vector<std::size_t> comp, stack;
+    const long gapI = std::max(1L, std::lround(2.0 / ct.spacingMm.x));
+    const long gapJ = std::max(1L, std::lround(2.0 / ct.spacingMm.y));
+    const long gapK = std::max(1L, std::lround(2.0 / ct.spacingMm.z));
+    const double voxelMm3 = ct.spacingMm.x * ct.spacingMm.y * ct.spacingMm.z;
+    for (std::size_t start = 0; start < ct.voxelCount(); ++start) {
+      if (!bone[start] || labels.hu[start] != 0 || seen[start]) continue;
+      comp.clear();
+      bool keep = true;
+      stack.push_back(start);
+      seen[start] = 1;
+      while (!stack.empty()) {
+        const std::size_t p = stack.back();
+        stack.pop_back();
+        comp.push_back(p);
+        const std::size_t i = p % w, j = (p / w) % h, k = p / (w * h);
+        if (keep) {
+          const std::size_t K = coarseK(k);
+          if (K < K0 || K > K1 || double(comp.size()) * voxelMm3 > 2000) {
+            keep = false;
+          } else {
+            const Vec3 t = tangentAt(K), a = anteriorAt(t);
+            const Vec3 rel = ct.indexToLps({double(i), double(j), double(k)}) - centre[K];
+            const double ant = dot(rel, a), lat = std::abs(dot(rel, cross(t, a)));
+            keep = lat > radius[K] && lat < o.ribSearchMm && ant < radius[K] && ant > -85;
+          }
+        }
+        const std::size_t nb[6] = {i > 0 ? p - 1 : p,     i + 1 < w ? p + 1 : p,
+                                   j > 0 ? p - w : p,     j + 1 < h ? p + w : p,
+                                   k > 0 ? p - w * h : p, k + 1 < d ? p + w * h : p};
+        for (std::size_t q : nb)
+          if (q != p && bone[q] && labels.hu[q] == 0 && !seen[q]) {
+            seen[q] = 1;
+            stack.push_back(q);
+          }
+      }
+      if (!keep) continue;
+      int16_t near = 0;
+      bool twoNear = false;
+      for (std::size_t p : comp) {
+        const long i = long(p % w), j = long((p / w) % h), k = long(p / (w * h));
+        for (long z = std::max(0L, k - gapK); z <= std::min(long(d) - 1, k + gapK); ++z)
+          for (long y = std::max(0L, j - gapJ); y <= std::min(long(h) - 1, j + gapJ); ++y)
+            for (long x = std::max(0L, i - gapI); x <= std::min(long(w) - 1, i + gapI); ++x) {
+              const int16_t l =
+                  labels.hu[ct.offset(std::size_t(x), std::size_t(y), std::size_t(z))];
+              if (l <= 0) continue;
+              if (near != 0 && l != near) twoNear = true;
+              near = l;
+            }
+        if (twoNear) break;
+      }
+      if (near == 0 || twoNear || inRibRun[std::size_t(near - 1)]) continue;
+      for (std::size_t p : comp)
+        labels.hu[p] = near;
+    }
+  }
   // Cancellous bone that the edge threshold left out: per slice and
   // vertebra, the mask is closed (bridging a speckled cortex) and its holes
   // filled, except the hole around the canal's core.
@@ -890,9 +988,6 @@ SpineModel segmentFeetFirstSlices(const Volume& ct, const SegmentationOptions& o
   std::vector<Seg> seg(segments);
   for (std::size_t k = 0; k < d; ++k) {
     const std::size_t K = coarseK(k);
-    const bool inCanal = K >= K0 && K <= K1;
-    const Vec3 t = inCanal ? tangentAt(K) : Vec3{0, 0, 1};
-    const Vec3 a = anteriorAt(t), l = cross(t, a);
     for (std::size_t j = 0; j < h; ++j)
       for (std::size_t i = 0; i < w; ++i) {
         const std::size_t o3 = ct.offset(i, j, k);
@@ -913,18 +1008,11 @@ SpineModel segmentFeetFirstSlices(const Volume& ct, const SegmentationOptions& o
               ++s.widthVoxels;
             }
           }
-        } else if (inCanal && ct.hu[o3] > edge) {
-          // Ribs: bone just beyond the vertebra's lateral reach, near the canal's depth.
-          const Vec3 rel = ct.indexToLps({double(i), double(j), double(k)}) - centre[K];
-          const double lat = std::abs(dot(rel, l)), ant = dot(rel, a);
-          if (lat > o.ribSearchMm && lat < o.ribSearchMm + 30 && ant > -30 && ant < 25) {
-            const int s = segmentOf(ct.indexToLps({double(i), double(j), double(k)}), 0.0);
-            if (s >= 0) seg[std::size_t(s)].ribVoxels++;
-          }
         }
       }
   }
-  const double voxelMl = ct.spacingMm.x * ct.spacingMm.y * ct.spacingMm.z / 1000.0;
+  for (std::size_t s = 0; s < segments; ++s)
+    seg[s].ribVoxels = ribVoxels[s];
   // Segment extents along the canal.
   for (std::size_t K = K0; K <= K1; ++K) {
     const int s = segmentOf(centre[K] + (radius[K] + 15) * anteriorAt(tangentAt(K)), 0.0);

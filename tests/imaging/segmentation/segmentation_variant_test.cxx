@@ -164,3 +164,46 @@ TEST(SegmentVariants, ThickSlicesMakeEveryNerveCourseSayItMayBeOff) {
     EXPECT_GT(found, 0) << slice << " mm";
   }
 }
+
+// On 1 mm pixels and on 2 mm slices the cortex of a lumbar transverse
+// process dips under the bone edge at its corners, cutting its outer half
+// (or its whole core) off the vertebra; the course measured on it was then
+// missing (L4's medial branch at 1 mm pixels; 7 of 14 at 2 mm slices) or
+// up to 14 mm off. Every lumbar course must be found: within 2 mm of the
+// truth on 1 mm slices, and within 5 mm (two slices, which the course's
+// caveat states) on 2 mm slices.
+TEST(SegmentVariants, LumbarTransverseProcessesHoldOnOneMillimetrePixelsAndThickSlices) {
+  auto segDist = [](Vec3 p, Vec3 a, Vec3 b) {
+    const Vec3 ab = b - a;
+    const double t = std::clamp(dot(p - a, ab) / dot(ab, ab), 0.0, 1.0);
+    return norm(p - (a + t * ab));
+  };
+  for (const double slice : {1.0, 2.0}) {
+    PhantomOptions o = coarse();
+    o.cropTop = "L1";
+    o.cropBottom = "S1";
+    o.sliceMm = slice;
+    const Phantom p = makeSpinePhantom(o);
+    const SpineModel m = segmentSpine(p.ct);
+    const std::vector<NerveCourse> courses = nerveCourses(m);
+    int checked = 0;
+    for (const auto& t : p.truth.nerves) {
+      // The T11 medial branch lies on the T12, which the crop cuts.
+      if (t.nerve.rfind("T11", 0) == 0) continue;
+      ++checked;
+      const NerveCourse* c = findNerve(courses, t.nerve, t.side);
+      ASSERT_NE(c, nullptr) << slice << " mm: " << t.nerve << " " << t.side;
+      ASSERT_TRUE(c->inScan) << slice << " mm: " << t.nerve << " " << t.side << ": " << c->reason;
+      const double d = std::max({segDist(c->cranialLps, t.startLps, t.endLps),
+                                 segDist(c->caudalLps, t.startLps, t.endLps),
+                                 segDist(t.startLps, c->cranialLps, c->caudalLps),
+                                 segDist(t.endLps, c->cranialLps, c->caudalLps)});
+      EXPECT_LT(d, slice > 1.5 ? 5.0 : 2.0) << slice << " mm: " << t.nerve << " " << t.side;
+    }
+    EXPECT_EQ(checked, 12) << slice << " mm";
+    for (const auto& v : m.vertebrae) {
+      if (v.label == 19) continue; // T12, cut by the crop
+      EXPECT_GT(dice(m.labels, v.label, p.labels, v.label), 0.95) << slice << " mm: " << v.level;
+    }
+  }
+}
