@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "imaging/core/parallel.h"
+
 namespace fluoroplan {
 
 Vec3 volumeCentreLps(const Volume& v) {
@@ -135,6 +137,54 @@ Volume blockAverage(const Volume& ct, double mm, std::array<std::size_t, 3>* fac
       }
   if (factors) *factors = f;
   return c;
+}
+
+Volume resampleToAxial(const Volume& v, double pixelMm, double sliceMm, int16_t outside) {
+  Volume a;
+  if (v.empty()) return a;
+  // The extent of the voxel centres in LPS: the 8 corners of the index box.
+  Vec3 lo{1e300, 1e300, 1e300}, hi{-1e300, -1e300, -1e300};
+  for (int c = 0; c < 8; ++c) {
+    const Vec3 p =
+        v.indexToLps({c & 1 ? double(v.size[0] - 1) : 0.0, c & 2 ? double(v.size[1] - 1) : 0.0,
+                      c & 4 ? double(v.size[2] - 1) : 0.0});
+    for (int k = 0; k < 3; ++k) {
+      lo[k] = std::min(lo[k], p[k]);
+      hi[k] = std::max(hi[k], p[k]);
+    }
+  }
+  a.spacingMm = {pixelMm, pixelMm, sliceMm};
+  a.directionLps = Mat3::fromColumns({1, 0, 0}, {0, 1, 0}, {0, 0, 1});
+  a.originLps = lo;
+  for (int k = 0; k < 3; ++k)
+    a.size[std::size_t(k)] = std::size_t(std::floor((hi[k] - lo[k]) / a.spacingMm[k] + 1e-6)) + 1;
+  a.hu.resize(a.voxelCount());
+  parallelFor(a.size[2], 0, [&](std::size_t k) {
+    for (std::size_t j = 0; j < a.size[1]; ++j)
+      for (std::size_t i = 0; i < a.size[0]; ++i) {
+        const Vec3 idx = v.lpsToIndex(a.indexToLps({double(i), double(j), double(k)}));
+        a.hu[a.offset(i, j, k)] =
+            static_cast<int16_t>(std::lround(sampleTrilinear(v, idx, double(outside))));
+      }
+  });
+  return a;
+}
+
+Volume labelsOnGrid(const Volume& labels, const Volume& grid) {
+  Volume out = grid;
+  out.hu.assign(grid.voxelCount(), 0);
+  parallelFor(grid.size[2], 0, [&](std::size_t k) {
+    for (std::size_t j = 0; j < grid.size[1]; ++j)
+      for (std::size_t i = 0; i < grid.size[0]; ++i) {
+        const Vec3 idx = labels.lpsToIndex(grid.indexToLps({double(i), double(j), double(k)}));
+        if (!labels.containsIndex(idx)) continue;
+        out.hu[out.offset(i, j, k)] =
+            labels.at(std::size_t(std::lround(std::clamp(idx.x, 0.0, double(labels.size[0] - 1)))),
+                      std::size_t(std::lround(std::clamp(idx.y, 0.0, double(labels.size[1] - 1)))),
+                      std::size_t(std::lround(std::clamp(idx.z, 0.0, double(labels.size[2] - 1)))));
+      }
+  });
+  return out;
 }
 
 } // namespace fluoroplan

@@ -39,6 +39,17 @@ PlaneImage cropAround(const PlaneImage& image, Vec3 centreLps, double halfWidthM
 // least 1); a block's value sits at its centre. `factors` receives them.
 Volume blockAverage(const Volume& volume, double mm, std::array<std::size_t, 3>* factors = nullptr);
 
+// The volume on an axial grid: LPS axes, slices feet first, `pixelMm` in
+// plane and `sliceMm` apart, covering its extent (trilinear; `outside`
+// beyond it). For a CT stored as sagittal, coronal or oblique slices, whose
+// analysis works on axial ones.
+Volume resampleToAxial(const Volume& volume, double pixelMm, double sliceMm,
+                       int16_t outside = -1024);
+
+// `labels` on `grid`'s voxels, nearest voxel (labels are not averaged);
+// 0 beyond the labels' extent. The voxels of `grid` are not read.
+Volume labelsOnGrid(const Volume& labels, const Volume& grid);
+
 // Centre of the volume's voxel grid, in LPS.
 Vec3 volumeCentreLps(const Volume& volume);
 

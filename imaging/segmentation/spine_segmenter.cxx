@@ -1347,9 +1347,25 @@ SpineModel segmentFeetFirstSlices(const Volume& ct, const SegmentationOptions& o
 SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
                         const ProgressCallback& progress) {
   if (ct.empty()) throw NoSpineFound("empty volume");
-  if (std::abs(ct.directionLps.column(2).z) < 0.9)
-    throw NoSpineFound(
-        "segmentation needs axial slices (slice normal along the patient's head-foot axis)");
+  if (std::abs(ct.directionLps.column(2).z) < 0.9) {
+    // Sagittal, coronal or oblique slices: the steps work on axial ones, so
+    // the CT is resampled onto an axial grid as fine as its own (the finest
+    // in-plane spacing across, the head-foot axis's spacing along), and
+    // the labels come back to the caller's grid.
+    std::size_t along = 0;
+    for (std::size_t c = 1; c < 3; ++c)
+      if (std::abs(ct.directionLps.column(int(c)).z) >
+          std::abs(ct.directionLps.column(int(along)).z))
+        along = c;
+    double pixel = 1e9;
+    for (std::size_t c = 0; c < 3; ++c)
+      if (c != along) pixel = std::min(pixel, ct.spacingMm[int(c)]);
+    const Volume axial =
+        resampleToAxial(ct, std::max(0.4, pixel), std::max(0.4, ct.spacingMm[int(along)]));
+    SpineModel model = segmentFeetFirstSlices(axial, o, progress);
+    model.labels = labelsOnGrid(model.labels, ct);
+    return model;
+  }
   if (ct.directionLps.column(2).z > 0) return segmentFeetFirstSlices(ct, o, progress);
   // Slices stored head first: the same body with its slices in the other
   // order, and the labels put back on the caller's grid.

@@ -31,6 +31,9 @@ struct SegmentationOptions {
   unsigned threads = 0;
 };
 
+// Slices may be stored in either order and in any plane: sagittal, coronal
+// or oblique ones are resampled onto an axial grid as fine as the CT's, and
+// the label map always comes back on the CT's own grid.
 SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& options = {},
                         const ProgressCallback& progress = {});
 

@@ -150,3 +150,57 @@ TEST(Reslice, BlockAverageKnownValuesAndCentres) {
   EXPECT_DOUBLE_EQ(c.originLps.x, 10.5);
   EXPECT_DOUBLE_EQ(c.originLps.z, 30.5);
 }
+
+TEST(Reslice, ResampleToAxialPutsASagittalStackOnLpsAxes) {
+  // Sagittal stack: columns run posterior (1 mm), rows inferior (2 mm),
+  // slices to the left (3 mm), from origin (5, 0, 0); value = 100 i + 10 j
+  // + k. On an axial grid of 1 mm pixels and 2 mm slices, the voxel at LPS
+  // (5 + 3k, i, -2j) holds that value exactly; between the sagittal slices
+  // (1 mm apart on the new grid) values are interpolated linearly.
+  Volume v;
+  v.size = {4, 3, 2};
+  v.spacingMm = {1, 2, 3};
+  v.originLps = {5, 0, 0};
+  v.directionLps = Mat3::fromColumns({0, 1, 0}, {0, 0, -1}, {1, 0, 0});
+  v.hu.resize(v.voxelCount());
+  for (std::size_t k = 0; k < 2; ++k)
+    for (std::size_t j = 0; j < 3; ++j)
+      for (std::size_t i = 0; i < 4; ++i)
+        v.hu[v.offset(i, j, k)] = static_cast<int16_t>(100 * i + 10 * j + k);
+  const Volume a = resampleToAxial(v, 1.0, 2.0);
+  EXPECT_EQ(a.directionLps, Mat3{});
+  EXPECT_EQ(a.originLps, (Vec3{5, 0, -4}));
+  ASSERT_EQ(a.size, (std::array<std::size_t, 3>{4, 4, 3}));
+  for (std::size_t k = 0; k < 2; ++k)
+    for (std::size_t j = 0; j < 3; ++j)
+      for (std::size_t i = 0; i < 4; ++i) {
+        const Vec3 q = a.lpsToIndex(v.indexToLps({double(i), double(j), double(k)}));
+        EXPECT_EQ(a.at(std::size_t(std::lround(q.x)), std::size_t(std::lround(q.y)),
+                       std::size_t(std::lround(q.z))),
+                  v.at(i, j, k));
+      }
+  // LPS x = 6 lies a third of the way from slice k = 0 to k = 1.
+  EXPECT_EQ(a.at(1, 2, 2), 200); // i = 2, j = 0, k = 1/3 -> 200.33 rounds to 200
+  EXPECT_EQ(a.at(1, 3, 0), 320); // x = 6, y = 3, z = -4: i = 3, j = 2, k = 1/3
+  // The labels come back to the sagittal grid voxel for voxel.
+  const Volume back = labelsOnGrid(a, v);
+  EXPECT_EQ(back.directionLps, v.directionLps);
+  EXPECT_EQ(back.hu, v.hu);
+}
+
+TEST(Reslice, LabelsOnGridTakeTheNearestVoxelAndZeroOutside) {
+  Volume labels;
+  labels.size = {2, 1, 1};
+  labels.spacingMm = {2, 1, 1};
+  labels.hu = {7, 9};
+  Volume grid;
+  grid.size = {6, 1, 1};
+  grid.originLps = {-1, 0, 0}; // x = -1 .. 4 at 1 mm
+  grid.hu.assign(6, 5);
+  const Volume out = labelsOnGrid(labels, grid);
+  // Labels at x = 0 (7) and x = 2 (9), each 2 mm wide: x = -1 and 0 -> 7;
+  // x = 1 (half-way, rounds up), 2 and 3 (the last voxel's edge) -> 9;
+  // x = 4 lies beyond.
+  EXPECT_EQ(std::vector<int16_t>(out.hu.begin(), out.hu.end()),
+            (std::vector<int16_t>{7, 7, 9, 9, 9, 0}));
+}
