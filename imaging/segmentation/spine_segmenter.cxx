@@ -230,13 +230,16 @@ SpineModel segmentFeetFirstSlices(const Volume& ct, const SegmentationOptions& o
   std::vector<std::size_t> run(hits.begin() + long(bestBegin), hits.begin() + long(bestEnd));
   if (double(run.back() - run.front()) * c.spacingMm.z < 15)
     throw NoSpineFound("no spine found: the canal is too short to be a spine");
-  // A canal last seen within 10 mm of the scan's end goes on to that end,
-  // along the line through its last 15 mm: in the last slices its ring is
-  // often open (a disc or foramen level, or cut by the scan), and without
-  // them a disc near the end has no body beyond it to dip against (the
-  // real T11-T12 CT resampled to 1 mm slices lost its T11 so).
+  // A canal last seen within 25 mm of the scan's end goes on to that end,
+  // along the line through its last 15 mm: its ring closes only at the
+  // pedicles, 10-15 mm of each 30-40 mm level (the run above bridges gaps
+  // of up to 32 mm for that), and without those slices a disc near the end
+  // has no body beyond it to dip against. The real T11-T12 CT resampled to
+  // 1 mm slices lost its T11 so, and an L3-S1 crop that cuts L2 11 mm into
+  // its body (the canal last seen 18 mm from the top) labelled that piece
+  // of L2 as L3.
   {
-    const double reach = 10, baseline = 15;
+    const double reach = 25, baseline = 15;
     auto extend = [&](bool up) {
       const std::size_t last = up ? run.back() : run.front();
       const std::size_t end = up ? D - 1 : 0;

@@ -43,16 +43,20 @@ TEST(SegmentVariants, Standard) {
     EXPECT_GT(dice(m.labels, v, p.labels, v), 0.9) << verseLevelName(v);
 }
 
+// The crop's top edge cuts L2 11 mm into its body, 18 mm above the last
+// slice where the canal's ring closes (L3's pedicles): that piece of L2 is
+// its own partial vertebra, not part of L3.
 TEST(SegmentVariants, CropL3ToS1) {
   PhantomOptions o = coarse();
   o.cropTop = "L3";
   o.cropBottom = "S1";
-  const SpineModel m = segmentSpine(makeSpinePhantom(o).ct);
-  const auto n = names(m);
-  ASSERT_GE(n.size(), 3u);
-  EXPECT_EQ(n.back(), "sacrum");
-  EXPECT_EQ(n[n.size() - 2], "L5");
-  EXPECT_EQ(n[n.size() - 3], "L4");
+  const Phantom p = makeSpinePhantom(o);
+  const SpineModel m = segmentSpine(p.ct);
+  EXPECT_EQ(joined(names(m)), "L2 L3 L4 L5 sacrum ");
+  ASSERT_FALSE(m.vertebrae.empty());
+  EXPECT_TRUE(m.vertebrae.front().partial);
+  for (const auto& v : m.vertebrae)
+    EXPECT_GT(dice(m.labels, v.label, p.labels, v.label), 0.95) << v.level;
   EXPECT_FALSE(m.namingCertain); // no ribs in view: a transitional vertebra cannot be excluded
 }
 
