@@ -1363,8 +1363,19 @@ SpineModel segmentSpine(const Volume& ct, const SegmentationOptions& o,
     double pixel = 1e9;
     for (std::size_t c = 0; c < 3; ++c)
       if (c != along) pixel = std::min(pixel, ct.spacingMm[int(c)]);
-    const Volume axial =
-        resampleToAxial(ct, std::max(0.4, pixel), std::max(0.4, ct.spacingMm[int(along)]));
+    pixel = std::max(0.4, pixel);
+    double slice = std::max(0.4, ct.spacingMm[int(along)]);
+    // No more voxels than a 512 x 512 x 600 axial scan: a fine sagittal
+    // stack over a wide field would otherwise need gigabytes.
+    const double extentMm3 = double(ct.size[0]) * ct.spacingMm.x * double(ct.size[1]) *
+                             ct.spacingMm.y * double(ct.size[2]) * ct.spacingMm.z;
+    const double kMaxVoxels = 512.0 * 512.0 * 600.0;
+    if (const double scale = std::cbrt(extentMm3 / (pixel * pixel * slice) / kMaxVoxels);
+        scale > 1) {
+      pixel *= scale;
+      slice *= scale;
+    }
+    const Volume axial = resampleToAxial(ct, pixel, slice);
     SpineModel model = segmentFeetFirstSlices(axial, o, progress);
     model.labels = labelsOnGrid(model.labels, ct);
     return model;
