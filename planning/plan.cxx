@@ -521,12 +521,11 @@ Plan planProcedure(const Volume& ct, const SpineModel& spine, const ProcedureReq
   if (!spine.namingCertain)
     plan.warnings.push_back("level names are uncertain (" + spine.namingEvidence +
                             "): confirm the count on the C-arm before treating");
-  // RF targets stand on the transverse processes, which thick slices thin out.
-  if (req.procedure != Procedure::Scs && slicesTooThickForGrooves(spine))
-    plan.warnings.push_back("the CT's slices are " + fixed1(spine.labels.spacingMm.z) +
-                            " mm apart: the transverse processes the targets stand on may be "
-                            "incomplete, so a target can be several mm off; confirm each on the "
-                            "C-arm");
+  // RF targets stand on bone that coarse voxels blur (nerve_courses.h).
+  if (req.procedure != Procedure::Scs && voxelsTooCoarseForGrooves(spine))
+    plan.warnings.push_back("the CT's voxels are " + voxelSizeText(spine) +
+                            ", coarser than 1 mm: the bone the targets stand on is blurred, so a "
+                            "target can be several mm off; confirm each on the C-arm");
   reportProgress(progress, 0.05, "plan: nerves");
   if (req.procedure == Procedure::Scs) {
     const std::string entryJoint =

@@ -1,5 +1,7 @@
 #include "imaging/segmentation/nerve_courses.h"
 
+#include <algorithm>
+#include <iomanip>
 #include <sstream>
 
 namespace fluoroplan {
@@ -68,13 +70,11 @@ void placeOnGroove(const SpineModel& model, const VertebraModel& bone,
     c.method = groove->method;
     c.reason = bone.namingCertain ? "level names certain"
                                   : "level names uncertain: check the count before treating";
-    if (slicesTooThickForGrooves(model)) {
+    if (voxelsTooCoarseForGrooves(model)) {
       c.confidence *= 0.5;
-      std::ostringstream why;
-      why << "; slices " << model.labels.spacingMm.z
-          << " mm apart: the transverse processes may be incomplete, so this course can be "
-             "several mm off; confirm it on the C-arm";
-      c.reason += why.str();
+      c.reason += "; the CT's voxels are " + voxelSizeText(model) +
+                  ", coarser than 1 mm: the bone under this course is blurred, so it can be "
+                  "several mm off; confirm it on the C-arm";
     }
   }
 }
@@ -157,8 +157,21 @@ std::vector<NerveCourse> nerveCourses(const SpineModel& model) {
   return out;
 }
 
-bool slicesTooThickForGrooves(const SpineModel& model) {
-  return model.labels.spacingMm.z > kMaxSliceMmForGrooves;
+double coarsestVoxelMm(const SpineModel& model) {
+  const Vec3 s = model.labels.spacingMm;
+  return std::max({s.x, s.y, s.z});
+}
+
+bool voxelsTooCoarseForGrooves(const SpineModel& model) {
+  // A hair over: DICOM spacings such as 1.0000001 are 1 mm.
+  return coarsestVoxelMm(model) > kMaxVoxelMmForGrooves + 1e-3;
+}
+
+std::string voxelSizeText(const SpineModel& model) {
+  std::ostringstream t;
+  t << std::setprecision(3) << model.labels.spacingMm.x << " x " << model.labels.spacingMm.y
+    << " x " << model.labels.spacingMm.z << " mm";
+  return t.str();
 }
 
 const NerveCourse* findNerve(const std::vector<NerveCourse>& courses, const std::string& nerve,

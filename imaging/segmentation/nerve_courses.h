@@ -29,12 +29,19 @@ struct NerveCourse {
   std::string method;
 };
 
-// Slices further apart than this lose the thin tips of the transverse
-// processes the grooves are measured on (on the L1-S1 phantom at 2 mm
-// slices 7 of 14 courses went unfound and one found was 14 mm off): every
-// course then says it may be several mm off, and a plan warns.
-constexpr double kMaxSliceMmForGrooves = 1.5;
-bool slicesTooThickForGrooves(const SpineModel& model);
+// Voxels coarser than this along any axis blur the bone the grooves are
+// measured on, above all the junction of the transverse process and the
+// superior articular process that the courses hug, where 1 mm of the
+// pillar's wall moves the course 3 mm up or down. On the L1-S1 phantom
+// every course lies within 1.6 mm of the truth at 1 mm voxels, but some lie
+// 2-8 mm off at 1.1 mm pixels, at 1.25 mm slices (0.8-1.25 mm pixels) and
+// at 2-3 mm slices: every course then says it may be several mm off, and a
+// plan warns.
+constexpr double kMaxVoxelMmForGrooves = 1.0;
+double coarsestVoxelMm(const SpineModel& model);
+bool voxelsTooCoarseForGrooves(const SpineModel& model);
+// "0.8 x 0.8 x 1.25 mm": the label map's voxel size.
+std::string voxelSizeText(const SpineModel& model);
 
 // Every medial branch (and dorsal ramus) whose bone is in the model, plus,
 // reported as outside, those of the lowest level whose bone lies below the

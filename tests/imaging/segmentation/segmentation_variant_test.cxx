@@ -147,11 +147,11 @@ TEST(SegmentVariants, SlicesStoredHeadFirstGiveTheSameLabelsAndNames) {
   EXPECT_EQ(differ, 0u);
 }
 
-// Slices 2 mm apart thin out the transverse processes the grooves are
-// measured on: every course found says so and counts half as sure; at 1 mm
-// none does.
-TEST(SegmentVariants, ThickSlicesMakeEveryNerveCourseSayItMayBeOff) {
-  for (const double slice : {1.0, 2.0}) {
+// Voxels coarser than 1 mm blur the bone the grooves are measured on:
+// every course found says so and counts half as sure, at 1.25 mm slices as
+// at 2 mm; at 1 mm none does.
+TEST(SegmentVariants, CoarseVoxelsMakeEveryNerveCourseSayItMayBeOff) {
+  for (const double slice : {1.0, 1.25, 2.0}) {
     PhantomOptions o = coarse();
     o.cropTop = "L3";
     o.cropBottom = "S1";
@@ -161,10 +161,10 @@ TEST(SegmentVariants, ThickSlicesMakeEveryNerveCourseSayItMayBeOff) {
     for (const NerveCourse& c : nerveCourses(m)) {
       if (!c.inScan) continue;
       ++found;
-      const bool caveat = c.reason.find("mm apart") != std::string::npos;
-      EXPECT_EQ(caveat, slice > 1.5)
+      const bool caveat = c.reason.find("coarser than 1 mm") != std::string::npos;
+      EXPECT_EQ(caveat, slice > 1.0)
           << slice << " mm: " << c.nerve << " " << c.side << ": " << c.reason;
-      EXPECT_LE(c.confidence, slice > 1.5 ? 0.5 : 1.0);
+      EXPECT_LE(c.confidence, slice > 1.0 ? 0.5 : 1.0);
     }
     EXPECT_GT(found, 0) << slice << " mm";
   }
@@ -176,7 +176,7 @@ TEST(SegmentVariants, ThickSlicesMakeEveryNerveCourseSayItMayBeOff) {
 // missing (L4's medial branch at 1 mm pixels; 7 of 14 at 2 mm slices) or
 // up to 14 mm off. Every lumbar course must be found: within 2 mm of the
 // truth on 1 mm slices, and within 5 mm (two slices, which the course's
-// caveat states) on 2 mm slices.
+// coarse-voxel caveat states) on 2 mm slices.
 TEST(SegmentVariants, LumbarTransverseProcessesHoldOnOneMillimetrePixelsAndThickSlices) {
   auto segDist = [](Vec3 p, Vec3 a, Vec3 b) {
     const Vec3 ab = b - a;
