@@ -34,9 +34,10 @@ struct NerveCourse {
 // superior articular process that the courses hug, where 1 mm of the
 // pillar's wall moves the course 3 mm up or down. On the L1-S1 phantom
 // every course lies within 1.6 mm of the truth at 1 mm voxels, but some lie
-// 2-8 mm off at 1.1 mm pixels, at 1.25 mm slices (0.8-1.25 mm pixels) and
-// at 2-3 mm slices: every course then says it may be several mm off, and a
-// plan warns.
+// 4-8 mm off at 1.1-1.25 mm pixels (1 mm slices), at 1.25 mm slices with
+// 0.8, 0.9 or 1.25 mm pixels (1.0 mm pixels happened to stay within 1.4 mm)
+// and at 2-3 mm slices: every course then says it may be several mm off,
+// and a plan warns.
 constexpr double kMaxVoxelMmForGrooves = 1.0;
 double coarsestVoxelMm(const SpineModel& model);
 bool voxelsTooCoarseForGrooves(const SpineModel& model);
