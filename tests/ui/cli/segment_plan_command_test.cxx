@@ -1,6 +1,7 @@
 // End to end: `fluoroplan segment` and `fluoroplan plan` on the sample CT,
 // every promised output present and readable; the DICOM SEG read back with
-// DCMTK and checked with dciodvfy; a CT without a spine refused clearly.
+// DCMTK and checked with dciodvfy; a sagittal series segmented with its SEG
+// on its own slices; a CT without a spine refused clearly.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,8 @@
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcsequen.h"
 #include "dcmtk/dcmdata/dcuid.h"
+#include "dicom_samples/spine_phantom.h"
+#include "imaging/dicom/dicom_writer.h"
 #include "imaging/dicom/study_inventory.h"
 #include "tests/support/test_data.h"
 
@@ -264,4 +267,67 @@ TEST(SegmentCommand, CtWithoutSpineIsRefusedClearly) {
       run("segment '" + (root / "ct").string() + "' --out '" + (root / "out").string() + "' -q");
   EXPECT_EQ(r.exitCode, 1) << r.output;
   EXPECT_NE(r.output.find("no spine"), std::string::npos) << r.output;
+}
+
+// A CT sent as sagittal slices (a PACS reformat): segmented, its levels
+// named, and its SEG's frames each referencing the sagittal slice at the
+// frame's own position (x, the slices' normal), passing dciodvfy.
+TEST(SegmentCommand, SagittalDicomSeriesIsSegmentedWithASegOnItsSlices) {
+  const fs::path root = freshDir("segment_sagittal");
+  samples::PhantomOptions o;
+  o.columns = o.rows = 256;
+  o.pixelMm = o.sliceMm = 1.0;
+  o.topLevel = "T9";
+  o.cropTop = "L3";
+  o.cropBottom = "S1";
+  const Volume axial = samples::makeSpinePhantom(o).ct;
+  // Columns run posterior, rows down, slices to the left: voxel for voxel.
+  Volume sagittal;
+  sagittal.size = {axial.size[1], axial.size[2], axial.size[0]};
+  sagittal.spacingMm = {axial.spacingMm.y, axial.spacingMm.z, axial.spacingMm.x};
+  sagittal.directionLps = Mat3::fromColumns({0, 1, 0}, {0, 0, -1}, {1, 0, 0});
+  sagittal.originLps = axial.indexToLps({0, 0, double(axial.size[2] - 1)});
+  sagittal.hu.resize(axial.voxelCount());
+  for (std::size_t k = 0; k < sagittal.size[2]; ++k)
+    for (std::size_t j = 0; j < sagittal.size[1]; ++j)
+      for (std::size_t i = 0; i < sagittal.size[0]; ++i)
+        sagittal.hu[sagittal.offset(i, j, k)] = axial.at(k, i, axial.size[2] - 1 - j);
+  SeriesIdentity id;
+  id.seriesDescription = "sagittal reformat";
+  writeCtSeries(sagittal, root / "ct", id);
+
+  const fs::path out = root / "out";
+  const CommandResult r =
+      run("segment '" + (root / "ct").string() + "' --out '" + out.string() + "' -q");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  for (const char* level : {"L3 (uncertain)", "L4 (uncertain)", "L5 (uncertain)", "sacrum"})
+    EXPECT_NE(r.output.find(level), std::string::npos) << level << "\n" << r.output;
+
+  DcmFileFormat seg;
+  ASSERT_TRUE(seg.loadFile((out / "segmentation.dcm").c_str()).good());
+  const StudyInventory inv = buildInventory(root / "ct");
+  std::map<std::string, double> sliceX; // SOP instance UID -> x of the sagittal slice
+  for (const auto& f : inv.files)
+    if (f.header().imagePositionLps)
+      sliceX[f.header().sopInstanceUid] = f.header().imagePositionLps->x;
+  DcmSequenceOfItems* frames = nullptr;
+  ASSERT_TRUE(
+      seg.getDataset()->findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, frames).good());
+  ASSERT_GT(frames->card(), 100u);
+  for (unsigned long f = 0; f < frames->card(); f += 37) {
+    DcmItem* item = frames->getItem(f);
+    DcmItem *pos = nullptr, *deriv = nullptr, *src = nullptr;
+    ASSERT_TRUE(item->findAndGetSequenceItem(DCM_PlanePositionSequence, pos).good());
+    Float64 x = 0;
+    pos->findAndGetFloat64(DCM_ImagePositionPatient, x, 0);
+    ASSERT_TRUE(item->findAndGetSequenceItem(DCM_DerivationImageSequence, deriv).good());
+    ASSERT_TRUE(deriv->findAndGetSequenceItem(DCM_SourceImageSequence, src).good());
+    OFString ref;
+    src->findAndGetOFString(DCM_ReferencedSOPInstanceUID, ref);
+    ASSERT_TRUE(sliceX.count(ref.c_str())) << "frame " << f << " references an unknown slice";
+    EXPECT_NEAR(sliceX[ref.c_str()], x, 1e-3) << "frame " << f;
+  }
+  const std::string text =
+      runCommandLine("dciodvfy '" + (out / "segmentation.dcm").string() + "' 2>&1").output;
+  EXPECT_EQ(text.find("Error"), std::string::npos) << text;
 }
