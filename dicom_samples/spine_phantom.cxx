@@ -1281,6 +1281,20 @@ Phantom makeSpinePhantom(const PhantomOptions& o, const ProgressCallback& progre
   return Phantom{std::move(ct), std::move(labels), std::move(truth)};
 }
 
+Volume storedAsSagittal(const Volume& axial) {
+  Volume s;
+  s.size = {axial.size[1], axial.size[2], axial.size[0]};
+  s.spacingMm = {axial.spacingMm.y, axial.spacingMm.z, axial.spacingMm.x};
+  s.directionLps = Mat3::fromColumns({0, 1, 0}, {0, 0, -1}, {1, 0, 0});
+  s.originLps = axial.indexToLps({0, 0, double(axial.size[2] - 1)});
+  s.hu.resize(axial.voxelCount());
+  for (std::size_t k = 0; k < s.size[2]; ++k)
+    for (std::size_t j = 0; j < s.size[1]; ++j)
+      for (std::size_t i = 0; i < s.size[0]; ++i)
+        s.hu[s.offset(i, j, k)] = axial.at(k, i, axial.size[2] - 1 - j);
+  return s;
+}
+
 std::string truthToJson(const PhantomTruth& t, const PhantomOptions& o) {
   using nlohmann::json;
   auto v = [](Vec3 p) { return json::array({p.x, p.y, p.z}); };

@@ -76,6 +76,11 @@ struct Phantom {
 
 Phantom makeSpinePhantom(const PhantomOptions& options, const ProgressCallback& progress = {});
 
+// The same voxels stored as sagittal slices, as a PACS reformat is: columns
+// run posterior, rows down, slices to the patient's left. Every voxel keeps
+// its place in LPS; for the CT and the labels alike.
+Volume storedAsSagittal(const Volume& axial);
+
 // landmarks.json (format documented in dicom_samples/README.md)
 std::string truthToJson(const PhantomTruth& truth, const PhantomOptions& options);
 

@@ -172,3 +172,29 @@ TEST(Phantom, EveryVertebraIsOnePieceOfBone) {
     }
   }
 }
+
+// Every voxel keeps its LPS place when stored as sagittal slices; the
+// slices run to the patient's left and the rows down.
+TEST(Phantom, StoredAsSagittalKeepsEveryVoxelWhereItIs) {
+  Volume v;
+  v.size = {3, 2, 4};
+  v.spacingMm = {1, 2, 3};
+  v.originLps = {10, 20, 30};
+  v.hu.resize(v.voxelCount());
+  for (std::size_t n = 0; n < v.hu.size(); ++n)
+    v.hu[n] = static_cast<int16_t>(n);
+  const Volume s = storedAsSagittal(v);
+  EXPECT_EQ(s.size, (std::array<std::size_t, 3>{2, 4, 3}));
+  EXPECT_EQ(slicePlaneName(s.directionLps), "sagittal");
+  EXPECT_EQ(s.directionLps.column(2), (Vec3{1, 0, 0}));
+  EXPECT_EQ(s.directionLps.column(1), (Vec3{0, 0, -1}));
+  EXPECT_EQ(s.originLps, (Vec3{10, 20, 39})); // the top slice's first row
+  for (std::size_t k = 0; k < 4; ++k)
+    for (std::size_t j = 0; j < 2; ++j)
+      for (std::size_t i = 0; i < 3; ++i) {
+        const Vec3 q = s.lpsToIndex(v.indexToLps({double(i), double(j), double(k)}));
+        EXPECT_EQ(s.at(std::size_t(std::lround(q.x)), std::size_t(std::lround(q.y)),
+                       std::size_t(std::lround(q.z))),
+                  v.at(i, j, k));
+      }
+}

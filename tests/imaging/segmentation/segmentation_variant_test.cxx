@@ -213,25 +213,6 @@ TEST(SegmentVariants, LumbarTransverseProcessesHoldOnOneMillimetrePixelsAndThick
   }
 }
 
-namespace {
-// The same body stored as sagittal slices (DICOM's usual sagittal
-// reformat: columns run posterior, rows down, slices to the left), voxel
-// for voxel.
-Volume storedAsSagittal(const Volume& axial) {
-  Volume s;
-  s.size = {axial.size[1], axial.size[2], axial.size[0]};
-  s.spacingMm = {axial.spacingMm.y, axial.spacingMm.z, axial.spacingMm.x};
-  s.directionLps = Mat3::fromColumns({0, 1, 0}, {0, 0, -1}, {1, 0, 0});
-  s.originLps = axial.indexToLps({0, 0, double(axial.size[2] - 1)});
-  s.hu.resize(axial.voxelCount());
-  for (std::size_t k = 0; k < s.size[2]; ++k)
-    for (std::size_t j = 0; j < s.size[1]; ++j)
-      for (std::size_t i = 0; i < s.size[0]; ++i)
-        s.hu[s.offset(i, j, k)] = axial.at(k, i, axial.size[2] - 1 - j);
-  return s;
-}
-} // namespace
-
 // A CT stored as sagittal slices (a reformat sent from PACS, or a research
 // NIfTI) is segmented on an axial grid and its labels come back on its own
 // grid: the same body gives the same labels voxel for voxel, and the same

@@ -36,6 +36,33 @@ nlohmann::json readJson(const fs::path& f) {
   std::ifstream in(f);
   return nlohmann::json::parse(in);
 }
+
+// Every `step`-th frame of the SEG references the CT slice (in `ctDir`) at
+// the frame's own position along LPS axis `axis` (the slices' normal).
+void expectFramesOnTheirSlices(DcmDataset& ds, const fs::path& ctDir, int axis,
+                               unsigned long minFrames, unsigned long step) {
+  const StudyInventory inv = buildInventory(ctDir);
+  std::map<std::string, double> slicePos; // SOP instance UID -> position along `axis`
+  for (const auto& f : inv.files)
+    if (f.header().imagePositionLps)
+      slicePos[f.header().sopInstanceUid] = (*f.header().imagePositionLps)[axis];
+  DcmSequenceOfItems* frames = nullptr;
+  ASSERT_TRUE(ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, frames).good());
+  ASSERT_GT(frames->card(), minFrames);
+  for (unsigned long f = 0; f < frames->card(); f += step) {
+    DcmItem* item = frames->getItem(f);
+    DcmItem *pos = nullptr, *deriv = nullptr, *src = nullptr;
+    ASSERT_TRUE(item->findAndGetSequenceItem(DCM_PlanePositionSequence, pos).good());
+    Float64 at = 0;
+    pos->findAndGetFloat64(DCM_ImagePositionPatient, at, static_cast<unsigned long>(axis));
+    ASSERT_TRUE(item->findAndGetSequenceItem(DCM_DerivationImageSequence, deriv).good());
+    ASSERT_TRUE(deriv->findAndGetSequenceItem(DCM_SourceImageSequence, src).good());
+    OFString ref;
+    src->findAndGetOFString(DCM_ReferencedSOPInstanceUID, ref);
+    ASSERT_TRUE(slicePos.count(ref.c_str())) << "frame " << f << " references an unknown slice";
+    EXPECT_NEAR(slicePos[ref.c_str()], at, 1e-3) << "frame " << f;
+  }
+}
 } // namespace
 
 TEST(SegmentCommand, WritesLabelsMeshesSegAndSpineJson) {
@@ -68,29 +95,10 @@ TEST(SegmentCommand, WritesLabelsMeshesSegAndSpineJson) {
   ASSERT_TRUE(ds.findAndGetSequence(DCM_SegmentSequence, segments).good());
   EXPECT_EQ(segments->card(), 15u);
   const StudyInventory inv = buildInventory(kCase / "ct_supine");
-  std::map<std::string, double> sliceZ; // SOP instance UID -> z of the slice
-  for (const auto& f : inv.files)
-    if (f.header().imagePositionLps)
-      sliceZ[f.header().sopInstanceUid] = f.header().imagePositionLps->z;
-  OFString patientId, studyUid, ctPatientId;
+  OFString patientId;
   ds.findAndGetOFString(DCM_PatientID, patientId);
   EXPECT_EQ(std::string(patientId.c_str()), inv.files.front().header().patient.id);
-  DcmSequenceOfItems* frames = nullptr;
-  ASSERT_TRUE(ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, frames).good());
-  ASSERT_GT(frames->card(), 300u);
-  for (unsigned long f = 0; f < frames->card(); f += 97) {
-    DcmItem* item = frames->getItem(f);
-    DcmItem *pos = nullptr, *deriv = nullptr, *src = nullptr;
-    ASSERT_TRUE(item->findAndGetSequenceItem(DCM_PlanePositionSequence, pos).good());
-    Float64 z = 0;
-    pos->findAndGetFloat64(DCM_ImagePositionPatient, z, 2);
-    ASSERT_TRUE(item->findAndGetSequenceItem(DCM_DerivationImageSequence, deriv).good());
-    ASSERT_TRUE(deriv->findAndGetSequenceItem(DCM_SourceImageSequence, src).good());
-    OFString ref;
-    src->findAndGetOFString(DCM_ReferencedSOPInstanceUID, ref);
-    ASSERT_TRUE(sliceZ.count(ref.c_str())) << "frame " << f << " references an unknown slice";
-    EXPECT_NEAR(sliceZ[ref.c_str()], z, 1e-3) << "frame " << f;
-  }
+  expectFramesOnTheirSlices(ds, kCase / "ct_supine", 2, 300, 97);
 }
 
 TEST(SegmentCommand, SegPassesDciodvfy) {
@@ -280,18 +288,7 @@ TEST(SegmentCommand, SagittalDicomSeriesIsSegmentedWithASegOnItsSlices) {
   o.topLevel = "T9";
   o.cropTop = "L3";
   o.cropBottom = "S1";
-  const Volume axial = samples::makeSpinePhantom(o).ct;
-  // Columns run posterior, rows down, slices to the left: voxel for voxel.
-  Volume sagittal;
-  sagittal.size = {axial.size[1], axial.size[2], axial.size[0]};
-  sagittal.spacingMm = {axial.spacingMm.y, axial.spacingMm.z, axial.spacingMm.x};
-  sagittal.directionLps = Mat3::fromColumns({0, 1, 0}, {0, 0, -1}, {1, 0, 0});
-  sagittal.originLps = axial.indexToLps({0, 0, double(axial.size[2] - 1)});
-  sagittal.hu.resize(axial.voxelCount());
-  for (std::size_t k = 0; k < sagittal.size[2]; ++k)
-    for (std::size_t j = 0; j < sagittal.size[1]; ++j)
-      for (std::size_t i = 0; i < sagittal.size[0]; ++i)
-        sagittal.hu[sagittal.offset(i, j, k)] = axial.at(k, i, axial.size[2] - 1 - j);
+  const Volume sagittal = samples::storedAsSagittal(samples::makeSpinePhantom(o).ct);
   SeriesIdentity id;
   id.seriesDescription = "sagittal reformat";
   writeCtSeries(sagittal, root / "ct", id);
@@ -305,28 +302,7 @@ TEST(SegmentCommand, SagittalDicomSeriesIsSegmentedWithASegOnItsSlices) {
 
   DcmFileFormat seg;
   ASSERT_TRUE(seg.loadFile((out / "segmentation.dcm").c_str()).good());
-  const StudyInventory inv = buildInventory(root / "ct");
-  std::map<std::string, double> sliceX; // SOP instance UID -> x of the sagittal slice
-  for (const auto& f : inv.files)
-    if (f.header().imagePositionLps)
-      sliceX[f.header().sopInstanceUid] = f.header().imagePositionLps->x;
-  DcmSequenceOfItems* frames = nullptr;
-  ASSERT_TRUE(
-      seg.getDataset()->findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, frames).good());
-  ASSERT_GT(frames->card(), 100u);
-  for (unsigned long f = 0; f < frames->card(); f += 37) {
-    DcmItem* item = frames->getItem(f);
-    DcmItem *pos = nullptr, *deriv = nullptr, *src = nullptr;
-    ASSERT_TRUE(item->findAndGetSequenceItem(DCM_PlanePositionSequence, pos).good());
-    Float64 x = 0;
-    pos->findAndGetFloat64(DCM_ImagePositionPatient, x, 0);
-    ASSERT_TRUE(item->findAndGetSequenceItem(DCM_DerivationImageSequence, deriv).good());
-    ASSERT_TRUE(deriv->findAndGetSequenceItem(DCM_SourceImageSequence, src).good());
-    OFString ref;
-    src->findAndGetOFString(DCM_ReferencedSOPInstanceUID, ref);
-    ASSERT_TRUE(sliceX.count(ref.c_str())) << "frame " << f << " references an unknown slice";
-    EXPECT_NEAR(sliceX[ref.c_str()], x, 1e-3) << "frame " << f;
-  }
+  expectFramesOnTheirSlices(*seg.getDataset(), root / "ct", 0, 100, 37);
   const std::string text =
       runCommandLine("dciodvfy '" + (out / "segmentation.dcm").string() + "' 2>&1").output;
   EXPECT_EQ(text.find("Error"), std::string::npos) << text;
