@@ -6,6 +6,7 @@
 #include <set>
 
 #include "dicom_samples/spine_phantom.h"
+#include "tests/support/test_data.h"
 
 using namespace fluoroplan;
 using namespace fluoroplan::samples;
@@ -176,13 +177,7 @@ TEST(Phantom, EveryVertebraIsOnePieceOfBone) {
 // Every voxel keeps its LPS place when stored as sagittal slices; the
 // slices run to the patient's left and the rows down.
 TEST(Phantom, StoredAsSagittalKeepsEveryVoxelWhereItIs) {
-  Volume v;
-  v.size = {3, 2, 4};
-  v.spacingMm = {1, 2, 3};
-  v.originLps = {10, 20, 30};
-  v.hu.resize(v.voxelCount());
-  for (std::size_t n = 0; n < v.hu.size(); ++n)
-    v.hu[n] = static_cast<int16_t>(n);
+  const Volume v = test::indexCodedVolume(3, 2, 4, {1, 2, 3}, {10, 20, 30}, Mat3{});
   const Volume s = storedAsSagittal(v);
   EXPECT_EQ(s.size, (std::array<std::size_t, 3>{2, 4, 3}));
   EXPECT_EQ(slicePlaneName(s.directionLps), "sagittal");

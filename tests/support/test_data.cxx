@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -62,6 +63,11 @@ std::vector<fs::path> writeSmallCt(const fs::path& folder, const std::string& se
   o.compression = compression;
   return writeCtSeries(indexCodedVolume(24, 20, slices, {0.8, 0.8, 2.5}, {-10, -8, -50}, Mat3{}),
                        folder, id, o);
+}
+
+double courseDistance(Vec3 a0, Vec3 a1, Vec3 b0, Vec3 b1) {
+  return std::max({distanceToSegment(a0, b0, b1), distanceToSegment(a1, b0, b1),
+                   distanceToSegment(b0, a0, a1), distanceToSegment(b1, a0, a1)});
 }
 
 Mat3 rotation(int axis, double degrees) {

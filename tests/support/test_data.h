@@ -22,6 +22,10 @@ Volume indexCodedVolume(std::size_t ni, std::size_t nj, std::size_t nk, Vec3 spa
                         const Mat3& direction);
 int16_t indexCodedValue(std::size_t i, std::size_t j, std::size_t k);
 
+// Farthest either of two straight courses (a0-a1, b0-b1) strays from the
+// other, mm: a segment Hausdorff distance, for nerve courses against truth.
+double courseDistance(Vec3 a0, Vec3 a1, Vec3 b0, Vec3 b1);
+
 // Loads a DICOM file, lets `edit` change its data set, saves it back.
 void editDicom(const std::filesystem::path& file, const std::function<void(DcmDataset&)>& edit);
 

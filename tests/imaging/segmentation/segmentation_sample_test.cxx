@@ -5,6 +5,7 @@
 #include "imaging/io/volume_io.h"
 #include "imaging/segmentation/nerve_courses.h"
 #include "imaging/segmentation/spine_segmenter.h"
+#include "tests/support/test_data.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -115,12 +116,6 @@ TEST(SegmentSample, PosteriorLandmarksLieOnTheRightBone) {
 }
 
 namespace {
-// Farthest either course strays from the other (a segment Hausdorff distance).
-double courseDistance(Vec3 a0, Vec3 a1, Vec3 b0, Vec3 b1) {
-  return std::max({distanceToSegment(a0, b0, b1), distanceToSegment(a1, b0, b1),
-                   distanceToSegment(b0, a0, a1), distanceToSegment(b1, a0, a1)});
-}
-
 // Every true nerve course found, on its bone, and the farthest distance
 // from the truth; `limit` gives each course's bound by the level of its bone.
 // `mayMiss` names courses whose absence is known (each says why).
@@ -151,7 +146,7 @@ double checkNerveCourses(const Volume& ct, const std::filesystem::path& truthFil
     }
     EXPECT_EQ(c->bone, t["bone"].get<std::string>());
     const double d =
-        courseDistance(c->cranialLps, c->caudalLps, vec(t["course"][0]), vec(t["course"][1]));
+        test::courseDistance(c->cranialLps, c->caudalLps, vec(t["course"][0]), vec(t["course"][1]));
     EXPECT_LT(d, limit(c->boneLevel)) << nerve << " " << side;
     std::cout << nerve << " " << side << " " << d << " mm";
     for (const auto& v : m.vertebrae)

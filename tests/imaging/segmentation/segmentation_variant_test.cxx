@@ -7,6 +7,7 @@
 #include "imaging/core/reslice.h"
 #include "imaging/segmentation/nerve_courses.h"
 #include "imaging/segmentation/spine_segmenter.h"
+#include "tests/support/test_data.h"
 
 using namespace fluoroplan;
 using namespace fluoroplan::samples;
@@ -178,11 +179,6 @@ TEST(SegmentVariants, CoarseVoxelsMakeEveryNerveCourseSayItMayBeOff) {
 // truth on 1 mm slices, and within 5 mm (two slices, which the course's
 // coarse-voxel caveat states) on 2 mm slices.
 TEST(SegmentVariants, LumbarTransverseProcessesHoldOnOneMillimetrePixelsAndThickSlices) {
-  auto segDist = [](Vec3 p, Vec3 a, Vec3 b) {
-    const Vec3 ab = b - a;
-    const double t = std::clamp(dot(p - a, ab) / dot(ab, ab), 0.0, 1.0);
-    return norm(p - (a + t * ab));
-  };
   for (const double slice : {1.0, 2.0}) {
     PhantomOptions o = coarse();
     o.cropTop = "L1";
@@ -199,10 +195,7 @@ TEST(SegmentVariants, LumbarTransverseProcessesHoldOnOneMillimetrePixelsAndThick
       const NerveCourse* c = findNerve(courses, t.nerve, t.side);
       ASSERT_NE(c, nullptr) << slice << " mm: " << t.nerve << " " << t.side;
       ASSERT_TRUE(c->inScan) << slice << " mm: " << t.nerve << " " << t.side << ": " << c->reason;
-      const double d = std::max({segDist(c->cranialLps, t.startLps, t.endLps),
-                                 segDist(c->caudalLps, t.startLps, t.endLps),
-                                 segDist(t.startLps, c->cranialLps, c->caudalLps),
-                                 segDist(t.endLps, c->cranialLps, c->caudalLps)});
+      const double d = test::courseDistance(c->cranialLps, c->caudalLps, t.startLps, t.endLps);
       EXPECT_LT(d, slice > 1.5 ? 5.0 : 2.0) << slice << " mm: " << t.nerve << " " << t.side;
     }
     EXPECT_EQ(checked, 12) << slice << " mm";
